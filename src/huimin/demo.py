@@ -1,0 +1,118 @@
+"""The demo county: real areas of 惠来县, synthetic residents, one user per role, sample cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Count, Q
+
+from huimin.accounts.models import Role, User
+from huimin.cases import actions as case_actions
+from huimin.cases.models import Case
+from huimin.payments import actions as pay_actions
+from huimin.programs.entitlement import CHILDCARE
+from huimin.programs.models import Program
+from huimin.registry.areas import DEMO_COUNTY, load_county
+from huimin.registry.models import Area, ParentChild, Person
+from huimin.registry.synth_db import populate
+
+DEMO_PASSWORD = "huimin2026"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+    area: str
+
+
+def _pick_villages(county: str) -> tuple[Area, Area]:
+    """Two villages in different townships, each with the most small children."""
+    ranked = (
+        Area.objects.filter(level="village", code__startswith=county)
+        .annotate(kids=Count("person", filter=Q(person__birth_date__gte=date(2022, 1, 1))))
+        .order_by("-kids", "code")
+    )
+    first = ranked.first()
+    if first is None:
+        raise RuntimeError("没有村级区划")
+    second = ranked.exclude(parent=first.parent).first() or first
+    return first, second
+
+
+def create_users(village_a: Area, village_b: Area, county: Area) -> list[DemoLogin]:
+    township = village_a.parent
+    assert township is not None
+    spec = [
+        ("cadre_a", Role.VILLAGE_CADRE, village_a, f"{village_a.name}村级专干"),
+        ("cadre_b", Role.VILLAGE_CADRE, village_b, f"{village_b.name}村级专干"),
+        ("township", Role.TOWNSHIP_REVIEWER, township, f"{township.name}审核员"),
+        ("county", Role.COUNTY_APPROVER, county, f"{county.name}卫健局审批员"),
+        ("finance", Role.FINANCE_OFFICER, county, f"{county.name}财务人员"),
+        ("auditor", Role.AUDITOR, county, f"{county.name}审计人员"),
+        ("admin", Role.ADMIN, county, "系统管理员"),
+    ]
+    logins = []
+    for username, role, area, display in spec:
+        user, _ = User.objects.get_or_create(username=username, defaults={"role": role})
+        user.role = role
+        user.display_name = display
+        user.is_staff = user.is_superuser = role == Role.ADMIN
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        user.areas.set([area])
+        logins.append(DemoLogin(username, DEMO_PASSWORD, Role(role).label, area.full_name()))
+    return logins
+
+
+def sample_cases(village: Area, today: date, limit: int = 12) -> dict[str, int]:
+    """Walk some children of the village through the chain, so every page has something."""
+    cadre = User.objects.get(username="cadre_a")
+    township = User.objects.get(username="township")
+    county = User.objects.get(username="county")
+    finance = User.objects.get(username="finance")
+    program = Program.objects.get(code=CHILDCARE)
+    children = list(
+        Person.objects.filter(area=village, birth_date__gte=date(2022, 1, 1), death_date=None)
+        .exclude(cases__program=program, cases__claim_year=today.year).order_by("id")[:limit]
+    )
+    made: list[Case] = []
+    for child in children:
+        link = ParentChild.objects.filter(child=child, parent__bank_accounts__active=True).first()
+        if link is None:
+            continue
+        made.append(case_actions.submit_application(
+            cadre, program=program, subject=child, claim_year=today.year, applicant=link.parent,
+            bank_account=link.parent.bank_accounts.filter(active=True).first()))
+    eligible = [c for c in made if c.eligible]
+    for i, case in enumerate(eligible):
+        if i % 4 == 3:
+            continue  # left waiting for the township
+        case_actions.township_review(township, case, approve=True, comment="材料齐全")
+        if i % 4 == 2:
+            continue  # left waiting for the county
+        case_actions.county_confirm(county, case, approve=True, comment="同意")
+    with transaction.atomic():
+        batch = pay_actions.create_batch(finance, program=program, claim_year=today.year)
+        pay_actions.export_batch(finance, batch)
+        first_line = batch.lines.order_by("seq").first()
+        failed = {first_line.reference: "账户已销户"} if first_line else {}
+        pay_actions.import_return(finance, batch, pay_actions.sample_return(batch, failed))
+    return {"cases": len(made), "batch_lines": batch.line_count}
+
+
+def build(persons: int, seed: int, today: date,
+          progress: Callable[[int], None] | None = None) -> list[DemoLogin]:
+    load_county(DEMO_COUNTY)
+    county = Area.objects.get(code=DEMO_COUNTY.ljust(12, "0"))
+    if not Person.objects.filter(area__code__startswith=DEMO_COUNTY).exists():
+        populate(DEMO_COUNTY, persons, seed=seed, as_of=today, progress=progress)
+    village_a, village_b = _pick_villages(DEMO_COUNTY)
+    logins = create_users(village_a, village_b, county)
+    if not Case.objects.exists():
+        sample_cases(village_a, today)
+    return logins

@@ -1,0 +1,1 @@
+"""Django-free helpers: resident ID numbers, division codes, money, masking, secrets."""

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from huimin.accounts.views import home
+from huimin.api import api
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("registry/", include("huimin.registry.urls")),
+    path("cases/", include("huimin.cases.urls")),
+    path("payments/", include("huimin.payments.urls")),
+    path("reports/", include("huimin.reports.urls")),
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+]
