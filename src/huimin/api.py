@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import File, NinjaAPI, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 from ninja.security import django_auth
 
 from huimin.accounts.access import (
@@ -134,7 +135,7 @@ def list_cases(request: HttpRequest, state: str = "", limit: int = 50, offset: i
 
 
 @api.post("/cases", response={201: CaseOut}, tags=["cases"])
-def create_case(request: HttpRequest, payload: CaseIn) -> tuple[int, CaseOut]:
+def create_case(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
     subject = get_person_for_user(request.user, payload.subject_id)
     applicant = get_person_for_user(request.user, payload.applicant_id)
     if not subject.parent_links.filter(parent=applicant).exists():
@@ -147,7 +148,7 @@ def create_case(request: HttpRequest, payload: CaseIn) -> tuple[int, CaseOut]:
     case = case_actions.submit_application(
         request.user, program=program, subject=subject, claim_year=payload.claim_year,
         applicant=applicant, bank_account=account)
-    return 201, _case(case)
+    return Status(201, _case(case))
 
 
 @api.get("/cases/{case_id}", response=CaseOut, tags=["cases"])
@@ -209,15 +210,16 @@ def list_batches(request: HttpRequest) -> list[BatchOut]:
 
 
 @api.post("/batches", response={201: BatchOut}, tags=["payments"])
-def create_batch(request: HttpRequest, payload: BatchIn) -> tuple[int, BatchOut]:
+def create_batch(request: HttpRequest, payload: BatchIn) -> Status[BatchOut]:
     if getattr(request.user, "role", None) != Role.FINANCE_OFFICER:
         raise PermissionDenied("只有财务人员可以办理发放")
     try:
         program = Program.objects.get(code=payload.program)
     except Program.DoesNotExist:
         raise ActionError(f"program：未知项目 {payload.program}") from None
-    return 201, _batch(pay_actions.create_batch(request.user, program=program,
-                                                claim_year=payload.claim_year))
+    batch = pay_actions.create_batch(request.user, program=program,
+                                     claim_year=payload.claim_year)
+    return Status(201, _batch(batch))
 
 
 @api.get("/batches/{batch_id}", response=BatchOut, tags=["payments"])
@@ -242,7 +244,7 @@ class ReturnOut(Schema):
 
 
 @api.post("/batches/{batch_id}/return", response=ReturnOut, tags=["payments"])
-def bank_return(request: HttpRequest, batch_id: int, file: UploadedFile = File(...)
+def bank_return(request: HttpRequest, batch_id: int, file: File[UploadedFile]
                 ) -> dict[str, int]:
     batch = get_batch_for_user(request.user, batch_id, write=True,
                                roles=[Role.FINANCE_OFFICER])

@@ -13,8 +13,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 app = typer.Typer(help="惠民 家庭扶助管理系统 命令行", no_args_is_help=True)
-registry_app = typer.Typer(help="人口登记：区划、身份证号码校验、合成数据、导入", no_args_is_help=True)
+registry_app = typer.Typer(
+    help="人口登记：区划、身份证号码校验、合成数据、导入", no_args_is_help=True
+)
 app.add_typer(registry_app, name="registry")
+from huimin.rules.cli import app as rules_app  # noqa: E402
+app.add_typer(rules_app, name="rules")
 console = Console()
 err = Console(stderr=True)
 
@@ -57,7 +61,9 @@ def check_ids(file: Path = typer.Argument(..., help="每行一个身份证号码
 @registry_app.command("load-areas")
 def load_areas(
     county: str = typer.Option("445224", help="6 位县级区划代码"),
-    file: Path | None = typer.Option(None, help="区划快照 Parquet（code,name,level），默认用内置快照"),
+    file: Path | None = typer.Option(
+        None, help="区划快照 Parquet（code,name,level），默认用内置快照"
+    ),
 ) -> None:
     """Load a county's townships and villages from the division snapshot."""
     _django()

@@ -4,7 +4,7 @@ from huimin.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("at", "actor", "action", "object_type", "object_id", "person_id", "case_id")
     list_filter = ("action",)
 

@@ -78,10 +78,15 @@ class Decision(models.Model):
     outcome = models.CharField("结果", max_length=10, choices=Outcome.choices)
     reason_codes = models.JSONField("理由代码", default=list, blank=True)
     comment = models.TextField("意见", blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name="经办人")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name="经办人"
+    )
     at = models.DateTimeField("时间", auto_now_add=True)
 
     class Meta:
         ordering = ["at", "id"]
         verbose_name = "审核记录"
         verbose_name_plural = "审核记录"
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()}{self.get_outcome_display()}"

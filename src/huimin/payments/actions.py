@@ -29,7 +29,8 @@ def _require_finance(actor: Any) -> None:
 def _move_case(actor: Any, case: Case, transition: str, **data: Any) -> AuditEvent:
     rule = allowed(case.state, transition)
     if rule is None:
-        raise Conflict(f"案件 {case.number} 状态为「{case.state_label}」，不能{Transition(transition).label}")
+        label = Transition(transition).label
+        raise Conflict(f"案件 {case.number} 状态为「{case.state_label}」，不能{label}")
     old = case.state
     case.state = rule[0]
     case.version += 1

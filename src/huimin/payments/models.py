@@ -76,6 +76,9 @@ class PaymentLine(models.Model):
                                     name="uniq_live_line_per_case"),
         ]
 
+    def __str__(self) -> str:
+        return self.reference
+
     @property
     def reference(self) -> str:
         return f"{self.batch.number}-{self.seq:06d}"

@@ -67,7 +67,8 @@ def evaluate_childcare(
     window_ok = claim_year == today.year
     criteria.append(Criterion(
         "claim_in_year", "申领年度", window_ok,
-        f"申领 {claim_year} 年度" + ("" if window_ok else f"，只能在 {claim_year} 年内申领，逾期视为放弃"),
+        f"申领 {claim_year} 年度"
+        + ("" if window_ok else f"，只能在 {claim_year} 年内申领，逾期视为放弃"),
     ))
     if birth_date.year < 2025:
         months = childcare_months(birth_date, claim_year) if born_ok else 0

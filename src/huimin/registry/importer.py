@@ -171,7 +171,8 @@ def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
         errors.append(RowError(n, "户籍地区划代码", str(exc)))
     bank, account = str(values["开户银行"]), str(values["银行账号"]).replace(" ", "")
     if bool(bank) != bool(account):
-        errors.append(RowError(n, "银行账号" if bank else "开户银行", "开户银行与银行账号须同时填写"))
+        column = "银行账号" if bank else "开户银行"
+        errors.append(RowError(n, column, "开户银行与银行账号须同时填写"))
     elif account and (not account.isdigit() or not 8 <= len(account) <= 30):
         errors.append(RowError(n, "银行账号", "应为 8–30 位数字"))
     if errors or number is None or area is None:
@@ -191,8 +192,9 @@ def import_registry(actor: Any, data: bytes, filename: str) -> dict[str, int]:
     header = [str(c).strip() for c in rows[0]]
     if header[: len(HEADER)] != HEADER:
         missing = [h for h in HEADER if h not in header]
+        detail = f"，缺少列：{'、'.join(missing)}" if missing else "，列的顺序应与模板一致"
         raise FileRejected(
-            "表头与模板不符" + (f"，缺少列：{'、'.join(missing)}" if missing else "，列的顺序应与模板一致"),
+            "表头与模板不符" + detail,
             [RowError(1, "表头", "请使用下载的模板")],
         )
     today = timezone.localdate()

@@ -127,6 +127,9 @@ class ParentChild(models.Model):
             models.UniqueConstraint(fields=["parent", "child"], name="uniq_parent_child"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.parent_id} → {self.child_id}（{self.get_relation_display()}）"
+
 
 class BankAccount(models.Model):
     """An account benefits are paid into. The number is sealed at rest."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -12,6 +14,8 @@ from huimin.audit.events import record_view
 from huimin.errors import ActionError, FileRejected
 from huimin.registry import importer
 from huimin.registry.crypto import id_hash
+
+TEMPLATE_NAME = quote("人员登记模板")
 
 
 @login_required
@@ -76,8 +80,8 @@ def import_template(request: HttpRequest, fmt: str) -> HttpResponse:
             importer.template_xlsx(),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
-        resp["Content-Disposition"] = "attachment; filename*=UTF-8''%E4%BA%BA%E5%91%98%E7%99%BB%E8%AE%B0%E6%A8%A1%E6%9D%BF.xlsx"
+        resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{TEMPLATE_NAME}.xlsx"
         return resp
     resp = HttpResponse(importer.template_csv(), content_type="text/csv; charset=utf-8")
-    resp["Content-Disposition"] = "attachment; filename*=UTF-8''%E4%BA%BA%E5%91%98%E7%99%BB%E8%AE%B0%E6%A8%A1%E6%9D%BF.csv"
+    resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{TEMPLATE_NAME}.csv"
     return resp

@@ -297,9 +297,10 @@ def parse_document(text: str, file: str) -> ProgramDef:  # noqa: C901 - a flat s
     r.keys(stacking, {"group", "rule"}, set(), "stacking")
     stacking_group = r.get(stacking, "group", str, "stacking")
     stacking_rule = r.choice(stacking, "rule", STACKING_RULES, "stacking", "stacks")
-    if attaches_to is not None and stacking_group is None:
+    if attaches_to is not None and (stacking_group is None or stacking_rule != "higher-pays"):
         raise r.fail(doc.key_lines["attaches_to"],
-                     "a scheme that attaches to another program needs a stacking group")
+                     "a scheme that attaches to another program needs a stacking group "
+                     "with rule higher-pays")
     enrolment = r.choice(doc, "enrolment", ("application", "automatic"), "document",
                          "application")
 

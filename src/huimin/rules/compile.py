@@ -1,0 +1,138 @@
+"""Compile a resolved program for one claim year into one SQL query, for each engine.
+
+The query reads a relation with the registry-view columns and returns, per subject,
+``person_id, eligible (0/1), months, amount_fen, reasons, rule_version`` — the same values the
+pure-Python path (``huimin.rules.evaluate``) gives for that subject.
+"""
+
+from __future__ import annotations
+
+from huimin.rules import expr
+from huimin.rules.catalog import Program
+from huimin.rules.evaluate import (
+    NOT_COVERED_ZH,
+    REASON_SEP,
+    builtin_params,
+    eligible_reason,
+    not_stacked_reason,
+)
+from huimin.rules.expr import Dialect, quote_ident, sql_literal
+
+RESULT_COLUMNS = ("person_id", "eligible", "months", "amount_fen", "reasons", "rule_version")
+
+
+def _text(d: Dialect) -> str:
+    return "STRING" if d == "spark" else "TEXT"
+
+
+def _intdiv(x: str, n: int, d: Dialect) -> str:
+    if d == "duckdb":
+        return f"({x} // {n})"
+    if d == "spark":
+        return f"({x} DIV {n})"
+    return f"({x} / {n})"
+
+
+def sql_int_text(x: str, d: Dialect) -> str:
+    return f"CAST({x} AS {_text(d)})"
+
+
+def sql_format_yuan(x: str, d: Dialect) -> str:
+    """SQL twin of ``money.format_yuan`` for non-negative fen."""
+    whole = sql_int_text(_intdiv(x, 100, d), d)
+    frac = f"SUBSTR({sql_int_text(f'(100 + {x} % 100)', d)}, 2)"
+    return f"(CASE WHEN {x} % 100 = 0 THEN {whole} ELSE {whole} || '.' || {frac} END)"
+
+
+def compile_program(program: Program, year: int, dialect: Dialect, source: str,
+                    carry: tuple[str, ...] = ()) -> str:
+    """One SELECT over ``source`` (a table name or a parenthesised query with alias).
+    ``carry`` names source columns passed through first (e.g. a row number to order by)."""
+    q = lambda n: quote_ident(n, dialect)  # noqa: E731
+    lit = lambda v: sql_literal(v, dialect)  # noqa: E731
+    names = builtin_params(year)
+    inner: list[str] = [f"{q(c)} AS {q(c)}" for c in (*carry, "person_id")]
+    mid: list[str] = [q(c) for c in (*carry, "person_id")]
+    ranks: list[str] = []
+    comps = program.components
+    for i, comp in enumerate(comps):
+        doc = comp.doc
+        # coverage by area ------------------------------------------------------------
+        conds = []
+        if comp.prefix:
+            conds.append(f"(SUBSTR({q('hukou_area_code')}, 1, {len(comp.prefix)}) = "
+                         f"{lit(comp.prefix)})")
+        for x in comp.excluded:
+            conds.append(f"(NOT (SUBSTR({q('hukou_area_code')}, 1, {len(x)}) = {lit(x)}))")
+        cover = " AND ".join(conds) if conds else "1 = 1"
+        crit_sql = [expr.to_sql(expr.substitute(c.expression, names), dialect)
+                    for c in doc.criteria]
+        inner.append(f"CASE WHEN {cover} THEN 1 ELSE 0 END AS cov_{i}")
+        for k, s in enumerate(crit_sql):
+            inner.append(f"CASE WHEN {s} THEN 1 ELSE 0 END AS c_{i}_{k}")
+        months = expr.to_sql(expr.substitute(doc.amount.months, names), dialect)
+        rate = expr.to_sql(expr.substitute(doc.amount.rate_fen, names), dialect)
+        inner.append(f"COALESCE({months}, 0) AS m_{i}")
+        inner.append(f"COALESCE({rate}, 0) AS r_{i}")
+        all_pass = " AND ".join([f"cov_{i} = 1", *(f"c_{i}_{k} = 1"
+                                                   for k in range(len(crit_sql)))])
+        mid.append(f"CASE WHEN {all_pass} THEN 1 ELSE 0 END AS e_{i}")
+        amount = f"m_{i} * r_{i}" if doc.amount.kind == "monthly" else f"r_{i}"
+        mid.append(f"CASE WHEN {all_pass} THEN m_{i} ELSE 0 END AS mm_{i}")
+        mid.append(f"CASE WHEN {all_pass} THEN r_{i} ELSE 0 END AS rr_{i}")
+        mid.append(f"CAST(CASE WHEN {all_pass} THEN {amount} ELSE 0 END AS BIGINT) AS a_{i}")
+        fails = " || ".join(
+            f"(CASE WHEN c_{i}_{k} = 0 THEN {lit(REASON_SEP + c.fail_zh)} ELSE '' END)"
+            for k, c in enumerate(doc.criteria))
+        mid.append(f"SUBSTR({fails}, 2) AS f_{i}")
+        mid.append(f"cov_{i}")
+        ranks.append(f"CASE WHEN cov_{i} = 1 THEN "
+                     f"CAST(CASE WHEN {all_pass} THEN {amount} ELSE 0 END AS BIGINT) "
+                     f"ELSE -1 END AS k_{i}")
+    mid.extend(ranks)
+
+    # the winner: first covered component with the highest amount -------------------------
+    win_cases = []
+    for i in range(len(comps)):
+        conds = [f"k_{i} >= 0"]
+        conds += [f"k_{i} > k_{j}" for j in range(i)]
+        conds += [f"k_{i} >= k_{j}" for j in range(i + 1, len(comps))]
+        win_cases.append(f"WHEN {' AND '.join(conds)} THEN {i}")
+    winner = f"CASE {' '.join(win_cases)} ELSE -1 END"
+
+    def pick(col: str, default: str) -> str:
+        arms = " ".join(f"WHEN w = {i} THEN {col.format(i=i)}" for i in range(len(comps)))
+        return f"CASE {arms} ELSE {default} END"
+
+    reason_arms = []
+    for i, comp in enumerate(comps):
+        doc = comp.doc
+        prefix = lit(eligible_reason(doc, ""))
+        if doc.amount.kind == "monthly":
+            breakdown = (f"{sql_int_text(f'mm_{i}', dialect)} || ' 个月 × ' || "
+                         f"{sql_format_yuan(f'rr_{i}', dialect)} || ' 元 = ' || "
+                         f"{sql_format_yuan(f'a_{i}', dialect)} || ' 元'")
+        else:
+            breakdown = f"'{year} 年度定额 ' || {sql_format_yuan(f'a_{i}', dialect)} || ' 元'"
+        others = "".join(
+            f" || (CASE WHEN e_{j} = 1 THEN "
+            f"{lit(REASON_SEP + not_stacked_reason(comps[j].doc))} ELSE '' END)"
+            for j in range(len(comps)) if j != i)
+        ok = f"{prefix} || {breakdown}{others}"
+        reason_arms.append(f"WHEN w = {i} AND e_{i} = 1 THEN {ok} WHEN w = {i} THEN f_{i}")
+    reasons = f"CASE {' '.join(reason_arms)} ELSE {lit(NOT_COVERED_ZH)} END"
+    versions = "CASE " + " ".join(
+        f"WHEN w = {i} THEN {lit(c.doc.rule_version)}" for i, c in enumerate(comps)
+    ) + f" ELSE {lit(program.id)} END"
+
+    return (
+        f"SELECT {''.join(q(c) + ', ' for c in carry)}{q('person_id')}, "
+        f"{pick('e_{i}', '0')} AS {q('eligible')}, "
+        f"{pick('mm_{i}', '0')} AS {q('months')}, "
+        f"{pick('a_{i}', '0')} AS {q('amount_fen')}, "
+        f"{reasons} AS {q('reasons')}, "
+        f"{versions} AS {q('rule_version')} "
+        f"FROM (SELECT *, {winner} AS w FROM ("
+        f"SELECT {', '.join(mid)} FROM (SELECT {', '.join(inner)} FROM {source}) t1"
+        f") t2) t3"
+    )

@@ -1,0 +1,65 @@
+from datetime import date
+
+import pytest
+
+from huimin.lib import calendar, divisions, masking, money
+from huimin.lib.secrets import SecretBox
+
+
+def test_division_levels_and_containment() -> None:
+    assert divisions.level_of("445224100201") is divisions.Level.VILLAGE
+    assert divisions.level_of("445224100000") is divisions.Level.TOWNSHIP
+    assert divisions.level_of("445224") is divisions.Level.COUNTY
+    assert divisions.level_of("4452") is divisions.Level.PREFECTURE
+    assert divisions.level_of("44") is divisions.Level.PROVINCE
+    assert divisions.contains("445224000000", "445224100201")
+    assert not divisions.contains("445224100000", "445224110202")
+    assert divisions.parent_code("445224100201") == "445224100000"
+    assert divisions.parent_code("445224100000") == "445224000000"
+    assert divisions.parent_code("440000000000") is None
+    assert divisions.township_kind("445224100000") == "镇"
+    assert divisions.township_kind("445224001000") == "街道"
+    assert divisions.village_kind("445224100201") == "村委会"
+    assert divisions.village_kind("445224100001") == "居委会"
+    with pytest.raises(divisions.InvalidDivisionCode):
+        divisions.normalize("44522")
+
+
+def test_money() -> None:
+    assert money.yuan_to_fen("300") == 30000
+    assert money.yuan_to_fen("300.5") == 30050
+    assert money.yuan_to_fen("10,800.00") == 1080000
+    assert money.fen_to_yuan(30050) == "300.50"
+    assert money.fen_to_yuan(-5) == "-0.05"
+    assert money.format_yuan(1080000) == "10,800.00 元"
+    for bad in ("3.001", "abc", "", "1e3"):
+        with pytest.raises(money.InvalidAmount):
+            money.yuan_to_fen(bad)
+
+
+def test_masking_defaults() -> None:
+    assert masking.mask_name("张三丰") == "张**"
+    assert masking.mask_name("李四") == "李*"
+    assert masking.mask_id_number("11010519491231002X") == "110105********002X"
+    assert masking.mask_account("6228480012345678901") == "***************8901"
+    assert masking.mask_phone("13812345678") == "138****5678"
+
+
+def test_secret_box_round_trip_and_keyed_hash() -> None:
+    box = SecretBox("a-sufficiently-long-secret")
+    sealed = box.seal("11010519491231002X")
+    assert "1101051949" not in sealed
+    assert box.unseal(sealed) == "11010519491231002X"
+    assert box.seal("x" * 5) != box.seal("x" * 5)  # fresh nonce each time
+    assert box.keyed_hash("a") == box.keyed_hash("a")
+    assert box.keyed_hash("a") != SecretBox("another-long-secret-value").keyed_hash("a")
+    with pytest.raises(ValueError):
+        SecretBox("short")
+
+
+def test_working_days_skip_holidays_and_count_makeup_days() -> None:
+    # 2025-10-01..08 National Day holiday; 2025-09-28 (Sunday) and 10-11 (Saturday) are workdays.
+    assert not calendar.is_working_day(date(2025, 10, 1))
+    assert calendar.is_working_day(date(2025, 9, 28))
+    assert calendar.add_working_days(date(2025, 9, 30), 1) == date(2025, 10, 9)
+    assert calendar.working_days_between(date(2025, 9, 26), date(2025, 9, 30)) == 3

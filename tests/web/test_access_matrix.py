@@ -1,0 +1,237 @@
+"""The authorization matrix: every URL pattern and API operation, every role, in and out of area.
+
+A URL or API operation missing from the matrix fails ``test_matrix_covers_every_endpoint``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from huimin.cases import actions as case_actions
+from huimin.payments import actions as pay_actions
+from huimin.programs.models import Program
+from tests.conftest import PASSWORD, VILLAGE_A, Personas, make_family
+
+pytestmark = pytest.mark.django_db
+ROLES = ["cadre_a", "cadre_b", "township", "county", "finance", "auditor"]
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class World:
+    person: Any
+    submitted: Any  # a case waiting for the township
+    batch: Any  # an exported batch
+
+
+@pytest.fixture
+def world(personas: Personas) -> Any:
+    with time_machine.travel(datetime(2026, 6, 15, 10, 0, tzinfo=SH), tick=False):
+        from datetime import date
+
+        program = Program.objects.get(code="childcare-subsidy")
+        fam = make_family(personas.cadre_a, VILLAGE_A, date(2024, 2, 2))
+        paid = case_actions.submit_application(
+            personas.cadre_a, program=program, subject=fam.child, claim_year=2026,
+            applicant=fam.mother, bank_account=fam.account)
+        case_actions.township_review(personas.township, paid, approve=True)
+        case_actions.county_confirm(personas.county, paid, approve=True)
+        batch = pay_actions.create_batch(personas.finance, program=program, claim_year=2026)
+        pay_actions.export_batch(personas.finance, batch)
+        fam2 = make_family(personas.cadre_a, VILLAGE_A, date(2025, 3, 3), surname="郑")
+        submitted = case_actions.submit_application(
+            personas.cadre_a, program=program, subject=fam2.child, claim_year=2026,
+            applicant=fam2.mother, bank_account=fam2.account)
+        yield World(fam.child, submitted, batch)
+
+
+def _file(data: bytes, name: str) -> io.BytesIO:
+    f = io.BytesIO(data)
+    f.name = name
+    return f
+
+
+@dataclass
+class Spec:
+    method: str
+    url: Callable[[World], str]
+    expected: dict[str, int]
+    data: Callable[[World], dict[str, Any]] | None = None
+    json: bool = False
+
+
+ALL_OK = dict.fromkeys(ROLES, 200)
+
+
+def only(ok: int, roles: list[str], outsider: dict[str, int] | None = None,
+         other: int = 403) -> dict[str, int]:
+    out = {r: (ok if r in roles else other) for r in ROLES}
+    out.update(outsider or {})
+    return out
+
+
+VIEWS: dict[str, Spec] = {
+    "home": Spec("GET", lambda w: reverse("home"), ALL_OK),
+    "registry:persons": Spec("GET", lambda w: reverse("registry:persons"), ALL_OK),
+    "registry:person": Spec("GET", lambda w: reverse("registry:person", args=[w.person.pk]),
+                            {**ALL_OK, "cadre_b": 404}),
+    "registry:import": Spec(
+        "POST", lambda w: reverse("registry:import"),
+        only(400, ["cadre_a", "cadre_b", "township"]),
+        data=lambda w: {"file": _file("户号\n".encode(), "x.csv")}),
+    "registry:template": Spec("GET", lambda w: reverse("registry:template", args=["xlsx"]),
+                              ALL_OK),
+    "cases:list": Spec("GET", lambda w: reverse("cases:list"), ALL_OK),
+    "cases:new": Spec("GET", lambda w: reverse("cases:new"),
+                      only(200, ["cadre_a", "cadre_b", "township"])),
+    "cases:detail": Spec("GET", lambda w: reverse("cases:detail", args=[w.submitted.pk]),
+                         {**ALL_OK, "cadre_b": 404}),
+    "cases:act": Spec("POST", lambda w: reverse("cases:act", args=[w.submitted.pk]),
+                      only(302, ["township"], {"cadre_b": 404}),
+                      data=lambda w: {"transition": "township_approve"}),
+    "payments:list": Spec("GET", lambda w: reverse("payments:list"), ALL_OK),
+    "payments:new": Spec("POST", lambda w: reverse("payments:new"),
+                         only(302, ["finance"]), data=lambda w: {"claim_year": "2026"}),
+    "payments:detail": Spec("GET", lambda w: reverse("payments:detail", args=[w.batch.pk]),
+                            {**ALL_OK, "cadre_a": 404, "cadre_b": 404, "township": 404}),
+    "payments:export": Spec("GET", lambda w: reverse("payments:export", args=[w.batch.pk]),
+                            only(200, ["finance"], {"cadre_a": 404, "cadre_b": 404,
+                                                    "township": 404})),
+    "payments:return": Spec(
+        "POST", lambda w: reverse("payments:return", args=[w.batch.pk]),
+        only(302, ["finance"], {"cadre_a": 404, "cadre_b": 404, "township": 404}),
+        data=lambda w: {"file": _file(pay_actions.sample_return(w.batch), "r.csv")}),
+    "reports:summary": Spec("GET", lambda w: reverse("reports:summary"), ALL_OK),
+}
+
+NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}
+API: dict[tuple[str, str], Spec] = {
+    ("GET", "/api/persons"): Spec("GET", lambda w: "/api/persons", ALL_OK),
+    ("GET", "/api/persons/{person_id}"): Spec(
+        "GET", lambda w: f"/api/persons/{w.person.pk}", {**ALL_OK, "cadre_b": 404}),
+    ("GET", "/api/cases"): Spec("GET", lambda w: "/api/cases", ALL_OK),
+    ("POST", "/api/cases"): Spec(
+        "POST", lambda w: "/api/cases",
+        only(409, ["cadre_a", "township"], {"cadre_b": 404}),
+        data=lambda w: {"subject_id": w.submitted.subject_id,
+                        "applicant_id": w.submitted.applicant_id, "claim_year": 2026},
+        json=True),
+    ("GET", "/api/cases/{case_id}"): Spec(
+        "GET", lambda w: f"/api/cases/{w.submitted.pk}", {**ALL_OK, "cadre_b": 404}),
+    ("POST", "/api/cases/{case_id}/township-review"): Spec(
+        "POST", lambda w: f"/api/cases/{w.submitted.pk}/township-review",
+        only(200, ["township"], {"cadre_b": 404}), data=lambda w: {"approve": True}, json=True),
+    ("POST", "/api/cases/{case_id}/county-confirm"): Spec(
+        "POST", lambda w: f"/api/cases/{w.submitted.pk}/county-confirm",
+        only(409, ["county"], {"cadre_b": 404}), data=lambda w: {"approve": True}, json=True),
+    ("GET", "/api/batches"): Spec("GET", lambda w: "/api/batches", ALL_OK),
+    ("POST", "/api/batches"): Spec("POST", lambda w: "/api/batches", only(400, ["finance"]),
+                                   data=lambda w: {"claim_year": 2026}, json=True),
+    ("GET", "/api/batches/{batch_id}"): Spec(
+        "GET", lambda w: f"/api/batches/{w.batch.pk}", {**ALL_OK, **NOT_IN_AREA}),
+    ("GET", "/api/batches/{batch_id}/bank-file"): Spec(
+        "GET", lambda w: f"/api/batches/{w.batch.pk}/bank-file", only(200, ["finance"],
+                                                                       NOT_IN_AREA)),
+    ("POST", "/api/batches/{batch_id}/return"): Spec(
+        "POST", lambda w: f"/api/batches/{w.batch.pk}/return",
+        only(200, ["finance"], NOT_IN_AREA),
+        data=lambda w: {"file": _file(pay_actions.sample_return(w.batch), "r.csv")}),
+}
+IGNORED_NAMESPACES = {"admin", "api"}
+IGNORED_NAMES = {"login", "logout"}
+
+
+def _names(patterns: list[Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if p.namespace in IGNORED_NAMESPACES:
+                continue
+            ns = f"{prefix}{p.namespace}:" if p.namespace else prefix
+            out |= _names(p.url_patterns, ns)
+        elif isinstance(p, URLPattern) and p.name and p.name not in IGNORED_NAMES:
+            out.add(prefix + p.name)
+    return out
+
+
+def test_matrix_covers_every_endpoint() -> None:
+    from huimin.api import api
+
+    assert _names(get_resolver().url_patterns) == set(VIEWS)
+    schema = api.get_openapi_schema()
+    operations = {(m.upper(), path) for path, ops in schema["paths"].items() for m in ops}
+    assert operations == set(API)
+
+
+def _call(client: Client, spec: Spec, world: World) -> Any:
+    url = spec.url(world)
+    data = spec.data(world) if spec.data else {}
+    if spec.method == "GET":
+        return client.get(url)
+    if spec.json:
+        return client.post(url, data, content_type="application/json")
+    return client.post(url, data)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_view_access(name: str, role: str, personas: Personas, world: World) -> None:
+    spec = VIEWS[name]
+    client = Client()
+    client.login(username=getattr(personas, role).username, password=PASSWORD)
+    with time_machine.travel(datetime(2026, 6, 15, 11, 0, tzinfo=SH), tick=False):
+        resp = _call(client, spec, world)
+    assert resp.status_code == spec.expected[role], resp.content[:300]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("key", sorted(API), ids=lambda k: f"{k[0]} {k[1]}")
+def test_api_access(key: tuple[str, str], role: str, personas: Personas, world: World) -> None:
+    spec = API[key]
+    client = Client()
+    client.login(username=getattr(personas, role).username, password=PASSWORD)
+    with time_machine.travel(datetime(2026, 6, 15, 11, 0, tzinfo=SH), tick=False):
+        resp = _call(client, spec, world)
+    assert resp.status_code == spec.expected[role], resp.content[:300]
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_anonymous_is_sent_to_login(name: str, world: World) -> None:
+    resp = _call(Client(), VIEWS[name], world)
+    assert resp.status_code == 302 and resp["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize("key", sorted(API), ids=lambda k: f"{k[0]} {k[1]}")
+def test_anonymous_api_is_401(key: tuple[str, str], world: World) -> None:
+    assert _call(Client(), API[key], world).status_code == 401
+
+
+def test_person_view_is_logged(personas: Personas, world: World) -> None:
+    from huimin.audit.models import AuditEvent
+
+    client = Client()
+    client.login(username="auditor", password=PASSWORD)
+    client.get(reverse("registry:person", args=[world.person.pk]))
+    client.get(f"/api/persons/{world.person.pk}")
+    views = AuditEvent.objects.filter(action="person.view", person_id=world.person.pk)
+    assert views.count() == 2
+    assert set(views.values_list("actor__username", flat=True)) == {"auditor"}
+
+
+def test_lists_show_only_own_area(personas: Personas, world: World) -> None:
+    client = Client()
+    client.login(username="cadre_b", password=PASSWORD)
+    assert client.get("/api/cases").json() == []
+    assert client.get("/api/persons").json() == []
+    client.login(username="cadre_a", password=PASSWORD)
+    assert len(client.get("/api/cases").json()) == 2
