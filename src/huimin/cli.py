@@ -18,6 +18,7 @@ registry_app = typer.Typer(
 )
 app.add_typer(registry_app, name="registry")
 from huimin.rules.cli import app as rules_app  # noqa: E402
+
 app.add_typer(rules_app, name="rules")
 console = Console()
 err = Console(stderr=True)
