@@ -63,6 +63,11 @@ def make_user(username: str, role: str, area_code: str) -> Any:
 
 @pytest.fixture
 def personas(db: Any) -> Personas:
+    from huimin.registry.areas import load_county
+    from huimin.registry.models import Area
+
+    if not Area.objects.filter(code=COUNTY).exists():  # flushed by a transactional test
+        load_county("445224")
     return Personas(
         cadre_a=make_user("cadre_a", "village_cadre", VILLAGE_A),
         cadre_b=make_user("cadre_b", "village_cadre", VILLAGE_B),

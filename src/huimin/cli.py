@@ -94,7 +94,7 @@ def generate(
         if parquet is None:
             err.print("--no-db 须与 --parquet 同用")
             raise typer.Exit(2)
-        from huimin.registry.areas import read_snapshot
+        from huimin.registry.snapshot import read_snapshot
         from huimin.registry.synth import generate as gen
         from huimin.registry.synth import to_parquet
 

@@ -1,20 +1,28 @@
 """Eligibility and amount of one subject for one claim year — the one place that decides.
 
-Every caller (application intake, review pages, payment batches, the API) asks here, so the
-calculation can be swapped for the rules engine without touching the callers.
+Every caller (application intake, review pages, payment batches, the API) asks here. The
+decision itself is made by the rules engine (``huimin.rules``) from the program documents;
+this module resolves the program for the subject's area and date, builds the subject's facts
+from the registry (``huimin.programs.subjects``) and keeps the result in the shape the case
+records store.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
+from huimin.errors import ActionError
+from huimin.rules import Catalog, Evaluation, ProgramNotFound, ReviewLevel, RulesError
+from huimin.rules import Program as RulesProgram
+from huimin.rules import load_programs
+
 CHILDCARE = "childcare-subsidy"
-MONTHLY_FEN = 300_00  # 300 yuan a month, the national floor (programs.md §1)
-ANNUAL_FEN = 12 * MONTHLY_FEN
-FIRST_BIRTH = date(2022, 1, 1)
-RULE_VERSION = "childcare-subsidy@2025-07-28"
+RURAL_REWARD = "rural-reward"
+SPECIAL_ASSISTANCE = "special-assistance"
 
 
 @dataclass(frozen=True)
@@ -35,78 +43,80 @@ class Entitlement:
     breakdown: str
     rule_version: str
     criteria: list[Criterion] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def reasons(self) -> list[str]:
-        return [c.detail for c in self.criteria if not c.passed]
+    def failing(self) -> list[Criterion]:
+        return [c for c in self.criteria if not c.passed]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "program": self.program, "claim_year": self.claim_year, "eligible": self.eligible,
+            "months": self.months, "amount_fen": self.amount_fen, "breakdown": self.breakdown,
+            "rule_version": self.rule_version, "reasons": list(self.reasons),
+            "criteria": [{"code": c.code, "label": c.label, "passed": c.passed,
+                          "detail": c.detail} for c in self.criteria],
+            "facts": self.facts,
+        }
 
 
-def childcare_months(birth: date, claim_year: int) -> int:
-    """Months payable for a child born before 2025 in one claim year (2025–2027).
-
-    The calendar months from 2025-01 up to and including the month of the third birthday,
-    split 12, 12, remainder across 2025, 2026, 2027.
-    """
-    total = 12 * (birth.year - 2022) + birth.month
-    before = 12 * (claim_year - 2025)
-    return max(0, min(12, total - before))
+@lru_cache(maxsize=1)
+def catalog() -> Catalog:
+    return load_programs()
 
 
-def evaluate_childcare(
-    *, birth_date: date, death_date: date | None, claim_year: int, today: date
-) -> Entitlement:
-    criteria: list[Criterion] = []
-    born_ok = birth_date >= FIRST_BIRTH
-    criteria.append(Criterion(
-        "born_2022_or_later", "出生日期", born_ok,
-        f"出生于 {birth_date.isoformat()}" + ("" if born_ok else "，早于 2022-01-01，不在补贴范围"),
-    ))
-    window_ok = claim_year == today.year
-    criteria.append(Criterion(
-        "claim_in_year", "申领年度", window_ok,
-        f"申领 {claim_year} 年度"
-        + ("" if window_ok else f"，只能在 {claim_year} 年内申领，逾期视为放弃"),
-    ))
-    if birth_date.year < 2025:
-        months = childcare_months(birth_date, claim_year) if born_ok else 0
-        in_scheme = claim_year >= 2025
-        breakdown = f"{months} 个月 × 300 元"
-    else:
-        k = claim_year - birth_date.year
-        months = 12 if 0 <= k <= 2 else 0
-        in_scheme = True
-        breakdown = "全年 3,600 元" if months else "0 元"
-    months_ok = months > 0 and in_scheme
-    criteria.append(Criterion(
-        "under_three", "未满三周岁", months_ok,
-        f"{claim_year} 年度可补贴 {months} 个月" if months_ok else f"{claim_year} 年度无可补贴月份",
-    ))
-    alive = death_date is None or death_date.year >= claim_year
-    criteria.append(Criterion(
-        "alive", "在世", alive,
-        "在世" if death_date is None else (
-            f"死亡日期 {death_date.isoformat()}" + ("" if alive else "，早于申领年度")),
-    ))
-    eligible = all(c.passed for c in criteria)
-    if birth_date.year >= 2025:
-        amount = ANNUAL_FEN if eligible else 0
-    else:
-        amount = months * MONTHLY_FEN if eligible else 0
+def rule_date(claim_year: int, today: date) -> date:
+    """The day whose rules apply to a claim year: today within the year, else its edge."""
+    if claim_year == today.year:
+        return today
+    return date(claim_year, 12, 31) if claim_year < today.year else date(claim_year, 1, 1)
+
+
+def resolve(program_code: str, area_code: str, claim_year: int, today: date) -> RulesProgram:
+    try:
+        return catalog().resolve(program_code, area_code=area_code,
+                                 on=rule_date(claim_year, today))
+    except ProgramNotFound:
+        raise ActionError(f"项目 {program_code} 在 {claim_year} 年度没有适用于该地区的规则") from None
+
+
+def review_chain(program_code: str, area_code: str, claim_year: int,
+                 today: date) -> list[ReviewLevel]:
+    return resolve(program_code, area_code, claim_year, today).review_chain
+
+
+def _jsonable(facts: Mapping[str, object]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in facts.items()}
+
+
+def from_evaluation(ev: Evaluation, facts: Mapping[str, object]) -> Entitlement:
+    criteria = [Criterion(c.code, c.label_zh, c.passed, c.detail_zh) for c in ev.criteria]
+    breakdown = ev.breakdown_zh if ev.eligible else "0 元"
     return Entitlement(
-        program=CHILDCARE, claim_year=claim_year, eligible=eligible,
-        months=months if eligible else 0, amount_fen=amount,
-        breakdown=breakdown if eligible else "0 元", rule_version=RULE_VERSION, criteria=criteria,
+        program=ev.program_id, claim_year=ev.year, eligible=ev.eligible,
+        months=ev.months if ev.eligible else 0, amount_fen=ev.amount_fen if ev.eligible else 0,
+        breakdown=breakdown, rule_version=ev.rule_version, criteria=criteria,
+        reasons=list(ev.reasons_zh), facts=_jsonable(facts),
     )
 
 
-def evaluate(program_code: str, subject: Any, claim_year: int, today: date) -> Entitlement:
-    """Evaluate a registry Person (or anything with birth_date/death_date) for a program."""
-    if program_code != CHILDCARE:
-        raise ValueError(f"项目 {program_code} 的规则尚未配置")
-    return evaluate_childcare(
-        birth_date=subject.birth_date, death_date=subject.death_date,
-        claim_year=claim_year, today=today,
-    )
+def evaluate_mapping(program_code: str, facts: Mapping[str, object], claim_year: int,
+                     today: date) -> Entitlement:
+    """Evaluate a subject given as a mapping of registry-view columns."""
+    program = resolve(program_code, str(facts.get("hukou_area_code") or ""), claim_year, today)
+    try:
+        ev = program.evaluate(facts, year=claim_year)
+    except RulesError as exc:
+        raise ActionError(f"资格核算所需信息不完整：{exc}") from None
+    return from_evaluation(ev, facts)
+
+
+def evaluate(program_code: str, subject: Any, claim_year: int, today: date,
+             case_facts: Mapping[str, object] | None = None) -> Entitlement:
+    """Evaluate a registry Person for a program; ``case_facts`` are facts recorded with the
+    application (e.g. the family's status under the former policy, confirmed by the village)."""
+    from huimin.programs.subjects import subject_facts
+
+    facts = subject_facts(subject, claim_date=today, case_facts=case_facts)
+    return evaluate_mapping(program_code, facts, claim_year, today)

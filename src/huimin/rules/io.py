@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -203,3 +203,17 @@ def write_results(table: pa.Table, path: Path) -> None:
             pacsv.write_csv(table, tmp)
         else:
             pq.write_table(table, tmp)
+
+
+def registry_table(subjects: Iterable[Mapping[str, object]]) -> pa.Table:
+    """A registry table (as ``read_registry`` returns) from subject mappings, e.g. rows the
+    web database already holds. Values are checked as in ``Program.evaluate``."""
+    from huimin.rules.evaluate import normalize_subject
+
+    rows = [normalize_subject(s) for s in subjects]
+    arrays: dict[str, pa.Array] = {
+        name: pa.array([r[name] for r in rows], ARROW_TYPES[col.type])
+        for name, col in COLUMNS.items()
+    }
+    arrays["_row"] = pa.array(range(1, len(rows) + 1), pa.int64())
+    return pa.table(arrays)
