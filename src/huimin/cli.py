@@ -20,6 +20,9 @@ app.add_typer(registry_app, name="registry")
 from huimin.rules.cli import app as rules_app  # noqa: E402
 
 app.add_typer(rules_app, name="rules")
+from huimin.payments.cli import app as payments_app  # noqa: E402
+
+app.add_typer(payments_app, name="payments")
 console = Console()
 err = Console(stderr=True)
 

@@ -97,7 +97,10 @@ def sample_cases(village: Area, today: date, limit: int = 12) -> dict[str, int]:
             continue  # left waiting for the county
         case_actions.county_confirm(county, case, approve=True, comment="同意")
     with transaction.atomic():
-        batch = pay_actions.create_batch(finance, program=program, claim_year=today.year)
+        cycle = pay_actions.build_cycle(finance, program=program, claim_year=today.year,
+                                        cut_off=today)
+        batch = pay_actions.create_batch(finance, cycle)
+        pay_actions.release_batch(county, batch)
         pay_actions.export_batch(finance, batch)
         first_line = batch.lines.order_by("seq").first()
         failed = {first_line.reference: "账户已销户"} if first_line else {}
@@ -115,4 +118,35 @@ def build(persons: int, seed: int, today: date,
     logins = create_users(village_a, village_b, county)
     if not Case.objects.exists():
         sample_cases(village_a, today)
+        rural_sample_cases(village_a, today)
     return logins
+
+
+def rural_sample_cases(village: Area, today: date, limit: int = 8) -> dict[str, int]:
+    """奖励扶助 for parents of 60 and over in the village: applications, the village review,
+    a posting running from today and one objection waiting to be checked."""
+    from huimin.cases.models import Notice
+
+    cadre = User.objects.get(username="cadre_a")
+    program = Program.objects.get(code="rural-reward")
+    born_by = date(today.year - 60, 12, 31)
+    parents = list(
+        Person.objects.filter(area=village, hukou_type="rural", death_date=None,
+                              birth_date__lte=born_by, birth_date__gte=date(1933, 1, 1),
+                              child_links__isnull=False)
+        .exclude(cases__program=program, cases__claim_year=today.year)
+        .distinct().order_by("id")[:limit])
+    made = [case_actions.submit_application(
+        cadre, program=program, subject=p, claim_year=today.year,
+        bank_account=p.bank_accounts.filter(active=True).order_by("id").first(),
+        facts={"policy_status_confirmed": True}) for p in parents]
+    approved = [case_actions.decide(cadre, c, "approve", comment="经村民代表评议")
+                for c in made if c.eligible]
+    notices = 0
+    if approved:
+        case_actions.publish_notice(cadre, program=program, start_on=today,
+                                    objection_info=f"{village.name}办公室，工作日 8:30–17:30")
+        notices = Notice.objects.filter(program=program, area=village).count()
+        first = Case.objects.get(pk=approved[0].pk)
+        case_actions.record_objection(cadre, first, content="对其子女情况有异议，请核实")
+    return {"cases": len(made), "approved": len(approved), "notices": notices}

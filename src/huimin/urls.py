@@ -11,6 +11,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("registry/", include("huimin.registry.urls")),
     path("cases/", include("huimin.cases.urls")),
+    path("notices/", include("huimin.cases.notice_urls")),
+    path("audit/", include("huimin.audit.urls")),
     path("payments/", include("huimin.payments.urls")),
     path("reports/", include("huimin.reports.urls")),
     path("api/", api.urls),

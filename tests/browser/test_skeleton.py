@@ -97,9 +97,24 @@ def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas
 
         login(page, base, "finance")
         page.click("nav >> text=发放")
+        page.click("button:has-text('冻结应发明细')")
+        page.wait_for_selector("[data-testid=payable]")
+        assert page.inner_text("[data-testid=payable]") == "1"
         page.click("button:has-text('生成发放批次')")
         page.wait_for_selector("[data-testid=batch-state]")
+        assert page.inner_text("[data-testid=batch-state]") == "待审核放行"
         shot(page, "06-batch")
+        batch_url = page.url
+        logout(page)
+
+        login(page, base, "county")  # a second person releases the batch
+        page.goto(batch_url)
+        page.click("[data-testid=release]")
+        page.wait_for_selector("text=已放行")
+        logout(page)
+
+        login(page, base, "finance")
+        page.goto(batch_url)
         with page.expect_download() as info:
             page.click("[data-testid=export]")
         bank_file = tmp_path / "bank.csv"

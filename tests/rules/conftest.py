@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ def pg_url() -> str:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     pytest.importorskip("pyspark", reason="the optional 'spark' extra is not installed")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs a Java runtime (Debian: openjdk-17-jre-headless)")
     session = engines.spark_session()
     session.sparkContext.setLogLevel("ERROR")
     yield session

@@ -21,6 +21,8 @@ from huimin.cases import actions as case_actions
 from huimin.payments import actions as pay_actions
 from huimin.programs.models import Program
 from tests.conftest import PASSWORD, VILLAGE_A, Personas, make_family
+from tests.web.cases_helpers import PNG, matrix_world
+from tests.web.payments_helpers import PayWorld, payments_world
 
 pytestmark = pytest.mark.django_db
 ROLES = ["cadre_a", "cadre_b", "township", "county", "finance", "auditor"]
@@ -32,10 +34,13 @@ class World:
     person: Any
     submitted: Any  # a case waiting for the township
     batch: Any  # an exported batch
+    cases: Any = None  # rural-reward cases at each review step (cases_helpers.CasesWorld)
+    pay: PayWorld | None = None  # cycle, draft batch, failed line (payments_helpers)
 
 
 @pytest.fixture
-def world(personas: Personas) -> Any:
+def world(personas: Personas, settings: Any, tmp_path: Any) -> Any:
+    settings.MEDIA_ROOT = tmp_path / "media"
     with time_machine.travel(datetime(2026, 6, 15, 10, 0, tzinfo=SH), tick=False):
         from datetime import date
 
@@ -46,13 +51,13 @@ def world(personas: Personas) -> Any:
             applicant=fam.mother, bank_account=fam.account)
         case_actions.township_review(personas.township, paid, approve=True)
         case_actions.county_confirm(personas.county, paid, approve=True)
-        batch = pay_actions.create_batch(personas.finance, program=program, claim_year=2026)
-        pay_actions.export_batch(personas.finance, batch)
+        pay = payments_world(personas, program, fam)
+        batch = pay.batch
         fam2 = make_family(personas.cadre_a, VILLAGE_A, date(2025, 3, 3), surname="郑")
         submitted = case_actions.submit_application(
             personas.cadre_a, program=program, subject=fam2.child, claim_year=2026,
             applicant=fam2.mother, bank_account=fam2.account)
-        yield World(fam.child, submitted, batch)
+        yield World(fam.child, submitted, batch, cases=matrix_world(personas), pay=pay)
 
 
 def _file(data: bytes, name: str) -> io.BytesIO:
@@ -71,6 +76,7 @@ class Spec:
 
 
 ALL_OK = dict.fromkeys(ROLES, 200)
+PAY_OUTSIDERS = {"cadre_a": 404, "cadre_b": 404, "township": 404}  # payments are county-level
 
 
 def only(ok: int, roles: list[str], outsider: dict[str, int] | None = None,
@@ -89,6 +95,8 @@ VIEWS: dict[str, Spec] = {
         "POST", lambda w: reverse("registry:import"),
         only(400, ["cadre_a", "cadre_b", "township"]),
         data=lambda w: {"file": _file("户号\n".encode(), "x.csv")}),
+    "registry:person_new": Spec("GET", lambda w: reverse("registry:person_new"),
+                                only(200, ["cadre_a", "cadre_b", "township"])),
     "registry:template": Spec("GET", lambda w: reverse("registry:template", args=["xlsx"]),
                               ALL_OK),
     "cases:list": Spec("GET", lambda w: reverse("cases:list"), ALL_OK),
@@ -99,9 +107,63 @@ VIEWS: dict[str, Spec] = {
     "cases:act": Spec("POST", lambda w: reverse("cases:act", args=[w.submitted.pk]),
                       only(302, ["township"], {"cadre_b": 404}),
                       data=lambda w: {"transition": "township_approve"}),
+    "cases:bulk": Spec("GET", lambda w: reverse("cases:bulk"),
+                       only(200, ["cadre_a", "cadre_b", "township"])),
+    "cases:bulk_template": Spec("GET", lambda w: reverse("cases:bulk_template"), ALL_OK),
+    "cases:upload": Spec(
+        "POST", lambda w: reverse("cases:upload", args=[w.cases.posted.pk]),
+        only(302, ["cadre_a", "township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"doc_type": w.cases.document.doc_type_id,
+                        "file": _file(PNG, "scan.png")}),
+    "cases:document": Spec(
+        "GET", lambda w: reverse("cases:document", args=[w.cases.posted.pk,
+                                                         w.cases.document.pk]),
+        {**ALL_OK, "cadre_b": 404}),
+    "cases:objection": Spec(
+        "POST", lambda w: reverse("cases:objection", args=[w.cases.posted.pk]),
+        only(302, ["cadre_a", "township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"content": "年龄有疑问"}),
+    "cases:objection_resolve": Spec(
+        "POST", lambda w: reverse("cases:objection_resolve", args=[w.cases.objection.pk]),
+        only(302, ["cadre_a"], {"cadre_b": 404}),
+        data=lambda w: {"upheld": "0", "finding": "经核实不成立"}),
+    "cases:letter": Spec("GET", lambda w: reverse("cases:letter", args=[w.cases.rejected.pk]),
+                         {**ALL_OK, "cadre_b": 404}),
+    "notices:list": Spec("GET", lambda w: reverse("notices:list"), ALL_OK),
+    "notices:new": Spec("GET", lambda w: reverse("notices:new"),
+                        only(200, ["cadre_a", "cadre_b", "township", "county"])),
+    "notices:detail": Spec("GET", lambda w: reverse("notices:detail", args=[w.cases.notice.pk]),
+                           {**ALL_OK, "cadre_b": 404}),
+    "notices:pdf": Spec("GET", lambda w: reverse("notices:pdf", args=[w.cases.notice.pk]),
+                        {**ALL_OK, "cadre_b": 404}),
+    "registry:household": Spec(
+        "GET", lambda w: reverse("registry:household", args=[w.cases.household.pk]),
+        {**ALL_OK, "cadre_b": 404}),
+    "audit:search": Spec("GET", lambda w: reverse("audit:search") + "?user=cadre_a",
+                         only(200, ["auditor"])),
     "payments:list": Spec("GET", lambda w: reverse("payments:list"), ALL_OK),
+    "payments:cycle_new": Spec("POST", lambda w: reverse("payments:cycle_new"),
+                               only(302, ["finance"]),
+                               data=lambda w: {"program": "childcare-subsidy",
+                                               "claim_year": "2026"}),
+    "payments:cycle": Spec("GET", lambda w: reverse("payments:cycle", args=[w.pay.cycle.pk]),
+                           {**ALL_OK, **PAY_OUTSIDERS}),
+    "payments:reconcile": Spec(
+        "GET", lambda w: reverse("payments:reconcile", args=[w.pay.cycle.pk]),
+        {**ALL_OK, **PAY_OUTSIDERS}),
+    "payments:reconcile_xlsx": Spec(
+        "GET", lambda w: reverse("payments:reconcile_xlsx", args=[w.pay.cycle.pk]),
+        {**ALL_OK, **PAY_OUTSIDERS}),
     "payments:new": Spec("POST", lambda w: reverse("payments:new"),
-                         only(302, ["finance"]), data=lambda w: {"claim_year": "2026"}),
+                         only(302, ["finance"], PAY_OUTSIDERS),
+                         data=lambda w: {"cycle": w.pay.cycle.pk}),
+    "payments:release": Spec(
+        "POST", lambda w: reverse("payments:release", args=[w.pay.draft.pk]),
+        only(302, ["county"], PAY_OUTSIDERS)),
+    "payments:correct": Spec(
+        "POST", lambda w: reverse("payments:correct", args=[w.pay.failed_line.pk]),
+        only(302, ["finance"], PAY_OUTSIDERS),
+        data=lambda w: {"bank_account": w.pay.new_account.pk, "note": "已核实"}),
     "payments:detail": Spec("GET", lambda w: reverse("payments:detail", args=[w.batch.pk]),
                             {**ALL_OK, "cadre_a": 404, "cadre_b": 404, "township": 404}),
     "payments:export": Spec("GET", lambda w: reverse("payments:export", args=[w.batch.pk]),
@@ -134,9 +196,61 @@ API: dict[tuple[str, str], Spec] = {
     ("POST", "/api/cases/{case_id}/county-confirm"): Spec(
         "POST", lambda w: f"/api/cases/{w.submitted.pk}/county-confirm",
         only(409, ["county"], {"cadre_b": 404}), data=lambda w: {"approve": True}, json=True),
+    ("POST", "/api/cases/{case_id}/decide"): Spec(
+        "POST", lambda w: f"/api/cases/{w.cases.fresh.pk}/decide",
+        only(200, ["cadre_a"], {"cadre_b": 404}), data=lambda w: {"action": "approve"},
+        json=True),
+    ("POST", "/api/cases/{case_id}/resubmit"): Spec(
+        "POST", lambda w: f"/api/cases/{w.cases.returned.pk}/resubmit",
+        only(200, ["cadre_a", "township"], {"cadre_b": 404}),
+        data=lambda w: {"comment": "已补交"}, json=True),
+    ("POST", "/api/cases/{case_id}/review-request"): Spec(
+        "POST", lambda w: f"/api/cases/{w.cases.rejected.pk}/review-request",
+        only(200, ["cadre_a", "township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"comment": "申请人补充了证明"}, json=True),
+    ("GET", "/api/cases/{case_id}/documents"): Spec(
+        "GET", lambda w: f"/api/cases/{w.cases.posted.pk}/documents",
+        {**ALL_OK, "cadre_b": 404}),
+    ("POST", "/api/cases/{case_id}/documents"): Spec(
+        "POST", lambda w: f"/api/cases/{w.cases.posted.pk}/documents",
+        only(201, ["cadre_a", "township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"doc_type": "id_card", "file": _file(PNG, "id.png")}),
+    ("POST", "/api/cases/{case_id}/objections"): Spec(
+        "POST", lambda w: f"/api/cases/{w.cases.posted.pk}/objections",
+        only(201, ["cadre_a", "township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"content": "年龄有疑问"}, json=True),
+    ("POST", "/api/objections/{objection_id}/resolve"): Spec(
+        "POST", lambda w: f"/api/objections/{w.cases.objection.pk}/resolve",
+        only(200, ["cadre_a"], {"cadre_b": 404}),
+        data=lambda w: {"upheld": False, "finding": "经核实不成立"}, json=True),
+    ("GET", "/api/worklist"): Spec("GET", lambda w: "/api/worklist", ALL_OK),
+    ("GET", "/api/notices"): Spec("GET", lambda w: "/api/notices", ALL_OK),
+    ("POST", "/api/notices"): Spec(
+        "POST", lambda w: "/api/notices",
+        only(400, ["cadre_b", "township", "county"], {"cadre_a": 201}),
+        data=lambda w: {"program": "rural-reward", "start_on": "2026-06-15",
+                        "objection_info": "村委会"}, json=True),
+    ("GET", "/api/notices/{notice_id}"): Spec(
+        "GET", lambda w: f"/api/notices/{w.cases.notice.pk}", {**ALL_OK, "cadre_b": 404}),
     ("GET", "/api/batches"): Spec("GET", lambda w: "/api/batches", ALL_OK),
-    ("POST", "/api/batches"): Spec("POST", lambda w: "/api/batches", only(400, ["finance"]),
-                                   data=lambda w: {"claim_year": 2026}, json=True),
+    ("GET", "/api/cycles"): Spec("GET", lambda w: "/api/cycles", ALL_OK),
+    ("POST", "/api/cycles"): Spec("POST", lambda w: "/api/cycles", only(201, ["finance"]),
+                                  data=lambda w: {"claim_year": 2026}, json=True),
+    ("GET", "/api/cycles/{cycle_id}"): Spec(
+        "GET", lambda w: f"/api/cycles/{w.pay.cycle.pk}", {**ALL_OK, **NOT_IN_AREA}),
+    ("GET", "/api/cycles/{cycle_id}/reconciliation"): Spec(
+        "GET", lambda w: f"/api/cycles/{w.pay.cycle.pk}/reconciliation",
+        {**ALL_OK, **NOT_IN_AREA}),
+    ("POST", "/api/batches"): Spec("POST", lambda w: "/api/batches",
+                                   only(400, ["finance"], NOT_IN_AREA),
+                                   data=lambda w: {"cycle_id": w.pay.cycle.pk}, json=True),
+    ("POST", "/api/batches/{batch_id}/release"): Spec(
+        "POST", lambda w: f"/api/batches/{w.pay.draft.pk}/release",
+        only(200, ["county"], NOT_IN_AREA)),
+    ("POST", "/api/lines/{line_id}/correct"): Spec(
+        "POST", lambda w: f"/api/lines/{w.pay.failed_line.pk}/correct",
+        only(200, ["finance"], NOT_IN_AREA),
+        data=lambda w: {"bank_account_id": w.pay.new_account.pk, "note": "已核实"}, json=True),
     ("GET", "/api/batches/{batch_id}"): Spec(
         "GET", lambda w: f"/api/batches/{w.batch.pk}", {**ALL_OK, **NOT_IN_AREA}),
     ("GET", "/api/batches/{batch_id}/bank-file"): Spec(
@@ -234,4 +348,7 @@ def test_lists_show_only_own_area(personas: Personas, world: World) -> None:
     assert client.get("/api/cases").json() == []
     assert client.get("/api/persons").json() == []
     client.login(username="cadre_a", password=PASSWORD)
-    assert len(client.get("/api/cases").json()) == 2
+    from huimin.cases.models import Case
+
+    in_area = Case.objects.filter(area__code=VILLAGE_A).count()
+    assert in_area >= 2 and len(client.get("/api/cases").json()) == in_area

@@ -15,7 +15,7 @@ from django.urls import reverse
 from huimin.audit.models import AuditEvent
 from huimin.cases.models import Case
 from huimin.payments import actions as pay_actions
-from huimin.payments.models import PaymentBatch, PaymentLine
+from huimin.payments.models import PaymentBatch, PaymentCycle, PaymentLine
 from tests.conftest import PASSWORD, Family, Personas
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -62,19 +62,27 @@ def test_walk_through_the_web_ui(personas: Personas, family_a: Family) -> None:
     assert case.state == "approved"
 
     finance = login(personas.finance)
-    resp = finance.post(reverse("payments:new"), {"claim_year": "2026"})
+    resp = finance.post(reverse("payments:cycle_new"),
+                        {"program": "childcare-subsidy", "claim_year": "2026"})
+    assert resp.status_code == 302
+    cycle = PaymentCycle.objects.get()
+    assert cycle.payable_count == 1
+    resp = finance.post(reverse("payments:new"), {"cycle": cycle.pk})
     assert resp.status_code == 302
     batch = PaymentBatch.objects.get()
     assert (batch.line_count, batch.total_fen) == (1, 360000)
     case.refresh_from_db()
     assert case.state == "in_payment"
 
+    assert finance.get(reverse("payments:export", args=[batch.pk])).status_code == 302
+    assert batch.lines.get().status == "pending"  # not exported before a second person
+    county.post(reverse("payments:release", args=[batch.pk]))
     resp = finance.get(reverse("payments:export", args=[batch.pk]))
     assert resp.status_code == 200
     rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8"))))
     assert rows[0] == ["流水号", "户名", "账号", "开户银行", "金额", "用途"]
     assert rows[1][1:5] == ["陈秀英", "6228480012345678901", "中国农业银行惠来县支行", "3600.00"]
-    assert rows[-1][:2] == ["合计", "1 笔"] and rows[-1][4] == "3600.00"
+    assert rows[-1][:3] == ["合计", "1", "3600.00"] and rows[-1][3].startswith("SHA256:")
     again = finance.get(reverse("payments:export", args=[batch.pk]))
     assert again.content == resp.content  # same batch, same bytes
 
@@ -102,7 +110,7 @@ def test_walk_through_the_api_with_a_failed_line_paid_later(
     assert resp.status_code == 201, resp.content
     body = resp.json()
     assert body["amount_fen"] == 360000 and body["eligible"]
-    assert [c["passed"] for c in body["criteria"]] == [True, True, True, True]
+    assert body["criteria"] and all(c["passed"] for c in body["criteria"])
     case_id = body["id"]
 
     dup = cadre.post("/api/cases", {
@@ -125,28 +133,38 @@ def test_walk_through_the_api_with_a_failed_line_paid_later(
     assert r.json()["state"] == "approved"
 
     finance = login(personas.finance)
-    b1 = finance.post("/api/batches", {"claim_year": 2026}, content_type="application/json")
+    county = login(personas.county)
+    cyc = finance.post("/api/cycles", {"claim_year": 2026}, content_type="application/json")
+    assert cyc.status_code == 201 and cyc.json()["payable_count"] == 1
+    cycle_id = cyc.json()["id"]
+    b1 = finance.post("/api/batches", {"cycle_id": cycle_id}, content_type="application/json")
     assert b1.status_code == 201
     batch1 = PaymentBatch.objects.get(pk=b1.json()["id"])
+    assert county.post(f"/api/batches/{batch1.pk}/release").status_code == 200
     assert finance.get(f"/api/batches/{batch1.pk}/bank-file").status_code == 200
     line = batch1.lines.get()
     failed = pay_actions.sample_return(batch1, {line.reference: "账户已冻结"})
     r = finance.post(f"/api/batches/{batch1.pk}/return",
                      {"file": _upload(failed)})
-    assert r.json() == {"paid": 0, "failed": 1, "unchanged": 0}
+    assert r.json() == {"paid": 0, "failed": 1, "returned": 0, "unchanged": 0}
     r = finance.post(f"/api/batches/{batch1.pk}/return", {"file": _upload(failed)})
-    assert r.json() == {"paid": 0, "failed": 0, "unchanged": 1}  # re-import changes nothing
+    assert r.json() == {"paid": 0, "failed": 0, "returned": 0, "unchanged": 1}  # no change
     assert Case.objects.get(pk=case_id).state == "payment_failed"
 
-    b2 = finance.post("/api/batches", {"claim_year": 2026}, content_type="application/json")
+    r = finance.post(f"/api/lines/{line.pk}/correct",
+                     {"bank_account_id": family_a.account.pk, "note": "已核实，账户已解冻"},
+                     content_type="application/json")
+    assert r.status_code == 200
+    b2 = finance.post("/api/batches", {"cycle_id": cycle_id}, content_type="application/json")
     batch2 = PaymentBatch.objects.get(pk=b2.json()["id"])
+    county.post(f"/api/batches/{batch2.pk}/release")
     finance.get(f"/api/batches/{batch2.pk}/bank-file")
     r = finance.post(f"/api/batches/{batch2.pk}/return",
                      {"file": _upload(pay_actions.sample_return(batch2))})
     assert r.json()["paid"] == 1
     assert Case.objects.get(pk=case_id).state == "paid"
     assert PaymentLine.objects.filter(case_id=case_id, status="paid").count() == 1
-    none_left = finance.post("/api/batches", {"claim_year": 2026},
+    none_left = finance.post("/api/batches", {"cycle_id": cycle_id},
                              content_type="application/json")
     assert none_left.status_code == 400  # a paid case never enters another batch
 
@@ -171,7 +189,7 @@ def test_ineligible_application_is_recorded_and_cannot_be_approved(
     township = login(personas.township)
     r2 = township.post(f"/api/cases/{r.json()['id']}/township-review", {"approve": True},
                        content_type="application/json")
-    assert r2.status_code == 400 and "2022-01-01" in r2.json()["detail"]
+    assert r2.status_code == 400 and "2022 年 1 月 1 日" in r2.json()["detail"]
     r3 = township.post(f"/api/cases/{r.json()['id']}/township-review",
                        {"approve": False, "comment": "出生日期不在补贴范围"},
                        content_type="application/json")
@@ -191,17 +209,22 @@ def test_bad_return_file_is_refused_whole(personas: Personas, family_a: Family,
         township = personas.township if fam is family_a else personas.township_b
         actions.township_review(township, case, approve=True)
         actions.county_confirm(personas.county, case, approve=True)
-    batch = pay_actions.create_batch(personas.finance,
-                                     program=case.program, claim_year=2026)
+    cycle = pay_actions.build_cycle(personas.finance, program=case.program, claim_year=2026)
+    batch = pay_actions.create_batch(personas.finance, cycle)
+    pay_actions.release_batch(personas.county, batch)
     pay_actions.export_batch(personas.finance, batch)
     good = pay_actions.sample_return(batch).decode()
     lines = good.splitlines()
-    tampered = "\r\n".join([lines[0], lines[1], lines[2].replace("3600.00", "3601.00")])
+    tampered = "\r\n".join([lines[0], lines[1], lines[2].replace("3600.00", "3601.00"),
+                             lines[3]])
     finance = login(personas.finance)
     r = finance.post(f"/api/batches/{batch.pk}/return", {"file": _upload(tampered.encode())})
     assert r.status_code == 400
-    assert r.json()["errors"] == [{"row": 3, "column": "金额", "reason": "与批次金额不符"}]
+    assert [(e["row"], e["column"]) for e in r.json()["errors"]] == [
+        (3, "金额"), (4, "金额"), (4, "校验码")]  # the line, the control total, the checksum
+    assert r.json()["errors"][0]["reason"] == "与批次金额不符"
     assert not PaymentLine.objects.filter(batch=batch).exclude(status="pending").exists()
     foreign = good.replace(batch.number, "PB202699999")
     r = finance.post(f"/api/batches/{batch.pk}/return", {"file": _upload(foreign.encode())})
-    assert r.status_code == 400 and len(r.json()["errors"]) == 2
+    assert r.status_code == 400
+    assert [e["column"] for e in r.json()["errors"]] == ["流水号", "流水号", "校验码"]

@@ -1,25 +1,40 @@
-"""API: cases (the online channel records applications here)."""
+"""API: cases (the online channel records applications here), notices and objections."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest
-from ninja import Router, Schema
+from datetime import date
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from huimin.accounts.access import cases_for, get_case_for_user, get_person_for_user
+from huimin.accounts.access import cases_for, get_case_for_user, get_person_for_user, require_role
 from huimin.accounts.models import Role
 from huimin.cases import actions as case_actions
+from huimin.cases.models import Case, CaseDocument, Notice, Objection
+from huimin.cases.notice_views import get_notice_for_user, notices_for
+from huimin.cases.worklist import deadline, waiting
 from huimin.errors import ActionError
-from huimin.programs.models import Program
+from huimin.programs.entitlement import CHILDCARE
+from huimin.programs.models import DocumentType, Program
 
 router = Router(tags=["cases"])
 
 
+class FactsIn(Schema):
+    policy_status_confirmed: bool | None = None
+    child_disability_grade: int | None = None
+
+
 class CaseIn(Schema):
-    program: str = "childcare-subsidy"
+    program: str = CHILDCARE
     subject_id: int
-    applicant_id: int
+    applicant_id: int | None = None
     claim_year: int
+    facts: FactsIn | None = None
+    record_rejected: bool = False
 
 
 class CriterionOut(Schema):
@@ -38,6 +53,10 @@ class CaseOut(Schema):
     claim_year: int
     state: str
     state_label: str
+    level: str
+    awaiting_role: str
+    ready_on: date | None
+    due_on: date | None
     eligible: bool
     months: int
     amount_fen: int
@@ -46,43 +65,49 @@ class CaseOut(Schema):
     criteria: list[CriterionOut]
 
 
-def _case(c: object) -> CaseOut:
-    from huimin.cases.models import Case
-
-    assert isinstance(c, Case)
+def _case(c: Case) -> CaseOut:
     return CaseOut(
         id=c.pk, number=c.number, program=c.program.code, subject_id=c.subject_id,
         applicant_id=c.applicant_id, claim_year=c.claim_year, state=c.state,
-        state_label=c.state_label, eligible=c.eligible, months=c.months,
+        state_label=c.state_label, level=c.level, awaiting_role=c.awaiting_role,
+        ready_on=c.ready_on, due_on=c.due_on, eligible=c.eligible, months=c.months,
         amount_fen=c.amount_fen, version=c.version,
         breakdown=c.explanation.get("breakdown", ""),
-        criteria=[CriterionOut(**x) for x in c.explanation.get("criteria", [])],
+        criteria=[CriterionOut(**{k: x[k] for k in ("code", "label", "passed", "detail")})
+                  for x in c.explanation.get("criteria", [])],
     )
 
 
 @router.get("/cases", response=list[CaseOut])
-def list_cases(request: HttpRequest, state: str = "", limit: int = 50, offset: int = 0
-               ) -> list[CaseOut]:
+def list_cases(request: HttpRequest, state: str = "", program: str = "", limit: int = 50,
+               offset: int = 0) -> list[CaseOut]:
     qs = cases_for(request.user).order_by("id")
     if state:
         qs = qs.filter(state=state)
+    if program:
+        qs = qs.filter(program__code=program)
     return [_case(c) for c in qs[offset: offset + min(limit, 500)]]
 
 
 @router.post("/cases", response={201: CaseOut})
 def create_case(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
     subject = get_person_for_user(request.user, payload.subject_id)
-    applicant = get_person_for_user(request.user, payload.applicant_id)
-    if not subject.parent_links.filter(parent=applicant).exists():
-        raise ActionError("申请人须为该儿童的父母或监护人")
+    applicant = (get_person_for_user(request.user, payload.applicant_id)
+                 if payload.applicant_id is not None else None)
     try:
         program = Program.objects.get(code=payload.program, active=True)
     except Program.DoesNotExist:
         raise ActionError(f"program：未知项目 {payload.program}") from None
-    account = applicant.bank_accounts.filter(active=True).order_by("id").first()
+    if program.code == CHILDCARE and (
+            applicant is None or not subject.parent_links.filter(parent=applicant).exists()):
+        raise ActionError("申请人须为该儿童的父母或监护人")
+    payee = applicant or subject
+    account = payee.bank_accounts.filter(active=True).order_by("id").first()
+    facts = payload.facts.dict(exclude_none=True) if payload.facts else {}
     case = case_actions.submit_application(
         request.user, program=program, subject=subject, claim_year=payload.claim_year,
-        applicant=applicant, bank_account=account)
+        applicant=applicant, bank_account=account, facts=facts,
+        record_rejected=payload.record_rejected)
     return Status(201, _case(case))
 
 
@@ -112,3 +137,206 @@ def county_confirm(request: HttpRequest, case_id: int, payload: ReviewIn) -> Cas
     return _case(case_actions.county_confirm(
         request.user, case, approve=payload.approve, comment=payload.comment,
         reason_codes=payload.reason_codes, expected_version=payload.version))
+
+
+class DecisionIn(Schema):
+    action: str  # approve | reject | return
+    reason_codes: list[str] = []
+    comment: str = ""
+    version: int | None = None
+
+
+@router.post("/cases/{case_id}/decide", response=CaseOut)
+def decide(request: HttpRequest, case_id: int, payload: DecisionIn) -> CaseOut:
+    """Approve, reject (reason codes + comment) or return for correction at the case's level."""
+    case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
+    return _case(case_actions.decide(request.user, case, payload.action,
+                                     reason_codes=payload.reason_codes, comment=payload.comment,
+                                     expected_version=payload.version))
+
+
+class CommentIn(Schema):
+    comment: str = ""
+    version: int | None = None
+    facts: FactsIn | None = None
+
+
+@router.post("/cases/{case_id}/resubmit", response=CaseOut)
+def resubmit(request: HttpRequest, case_id: int, payload: CommentIn) -> CaseOut:
+    case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.INTAKE_ROLES)
+    facts = payload.facts.dict(exclude_none=True) if payload.facts else None
+    return _case(case_actions.resubmit(request.user, case, comment=payload.comment, facts=facts,
+                                       expected_version=payload.version))
+
+
+@router.post("/cases/{case_id}/review-request", response=CaseOut)
+def review_request(request: HttpRequest, case_id: int, payload: CommentIn) -> CaseOut:
+    """复核: a rejected family asks for review; the case reopens with its history."""
+    case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
+    return _case(case_actions.request_review(request.user, case, comment=payload.comment,
+                                             expected_version=payload.version))
+
+
+class DocumentOut(Schema):
+    id: int
+    doc_type: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def _doc(d: CaseDocument) -> DocumentOut:
+    return DocumentOut(id=d.pk, doc_type=d.doc_type.code, name=d.original_name,
+                       content_type=d.content_type, size=d.size, sha256=d.sha256)
+
+
+@router.get("/cases/{case_id}/documents", response=list[DocumentOut])
+def list_documents(request: HttpRequest, case_id: int) -> list[DocumentOut]:
+    case = get_case_for_user(request.user, case_id)
+    return [_doc(d) for d in case.documents.select_related("doc_type")]
+
+
+@router.post("/cases/{case_id}/documents", response={201: DocumentOut})
+def upload_document(request: HttpRequest, case_id: int, doc_type: Form[str],
+                    file: File[UploadedFile]) -> Status[DocumentOut]:
+    case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
+    kind = DocumentType.objects.filter(program=case.program, code=doc_type).first()
+    if kind is None:
+        raise ActionError(f"doc_type：本项目没有材料 {doc_type}")
+    doc = case_actions.add_document(request.user, case, doc_type=kind, data=file.read(),
+                                    filename=file.name or "")
+    return Status(201, _doc(doc))
+
+
+class WorkItemOut(Schema):
+    case: CaseOut
+    deadline_status: str
+    deadline_text: str
+
+
+@router.get("/worklist", response=list[WorkItemOut])
+def my_worklist(request: HttpRequest, limit: int = 50) -> list[WorkItemOut]:
+    """What waits for the caller, oldest first, with deadline warnings."""
+    today = case_actions.local_today()
+    out = []
+    for c in waiting(request.user, today)[: min(limit, 500)]:
+        d = deadline(c, today)
+        out.append(WorkItemOut(case=_case(c), deadline_status=d.status, deadline_text=d.text))
+    return out
+
+
+class NoticeIn(Schema):
+    program: str
+    start_on: date
+    objection_info: str
+
+
+class NoticeEntryOut(Schema):
+    seq: int
+    case_id: int
+    name: str
+    id_number: str
+    village: str
+    amount_fen: int
+    withdrawn: bool
+
+
+class NoticeOut(Schema):
+    id: int
+    number: str
+    title: str
+    program: str
+    area_code: str
+    level: str
+    start_on: date
+    end_on: date
+    objection_info: str
+    entries: list[NoticeEntryOut]
+
+
+def _notice(n: Notice, entries: bool = True) -> NoticeOut:
+    rows = [NoticeEntryOut(seq=e.seq, case_id=e.case_id, name=e.name_masked,
+                           id_number=e.id_masked, village=e.village, amount_fen=e.amount_fen,
+                           withdrawn=e.withdrawn_at is not None)
+            for e in n.entries.order_by("seq")] if entries else []
+    return NoticeOut(id=n.pk, number=n.number, title=n.title, program=n.program.code,
+                     area_code=n.area.code, level=n.level, start_on=n.start_on, end_on=n.end_on,
+                     objection_info=n.objection_info, entries=rows)
+
+
+@router.get("/notices", response=list[NoticeOut])
+def list_notices(request: HttpRequest, limit: int = 50, offset: int = 0) -> list[NoticeOut]:
+    qs = notices_for(request.user).order_by("-start_on", "-id")[offset: offset + min(limit, 200)]
+    return [_notice(n, entries=False) for n in qs]
+
+
+@router.post("/notices", response={201: NoticeOut})
+def publish_notice(request: HttpRequest, payload: NoticeIn) -> Status[NoticeOut]:
+    require_role(request.user, case_actions.REVIEW_ROLES)
+    program = Program.objects.filter(code=payload.program, active=True).first()
+    if program is None:
+        raise ActionError(f"program：未知项目 {payload.program}")
+    notice = case_actions.publish_notice(request.user, program=program,
+                                         start_on=payload.start_on,
+                                         objection_info=payload.objection_info)
+    return Status(201, _notice(notice))
+
+
+@router.get("/notices/{notice_id}", response=NoticeOut)
+def get_notice(request: HttpRequest, notice_id: int) -> NoticeOut:
+    return _notice(get_notice_for_user(request.user, notice_id))
+
+
+class ObjectionIn(Schema):
+    content: str
+    objector: str = ""
+    contact: str = ""
+
+
+class ObjectionOut(Schema):
+    id: int
+    case_id: int
+    notice_id: int
+    received_on: date
+    content: str
+    status: str
+    finding: str
+
+
+def _objection(o: Objection) -> ObjectionOut:
+    return ObjectionOut(id=o.pk, case_id=o.case_id, notice_id=o.entry.notice_id,
+                        received_on=o.received_on, content=o.content, status=o.status,
+                        finding=o.finding)
+
+
+@router.post("/cases/{case_id}/objections", response={201: ObjectionOut})
+def record_objection(request: HttpRequest, case_id: int,
+                     payload: ObjectionIn) -> Status[ObjectionOut]:
+    case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
+    return Status(201, _objection(case_actions.record_objection(
+        request.user, case, content=payload.content, objector=payload.objector,
+        contact=payload.contact)))
+
+
+class ResolveIn(Schema):
+    upheld: bool
+    finding: str
+    version: int | None = None
+
+
+def _get_objection(user: Any, pk: int) -> Objection:
+    objection = Objection.objects.filter(pk=pk, case__in=cases_for(user).values("pk")).first()
+    if objection is None:
+        raise Http404("异议不存在或不在您的管辖范围内")
+    return objection
+
+
+@router.post("/objections/{objection_id}/resolve", response=ObjectionOut)
+def resolve_objection(request: HttpRequest, objection_id: int,
+                      payload: ResolveIn) -> ObjectionOut:
+    objection = _get_objection(request.user, objection_id)
+    require_role(request.user, case_actions.REVIEW_ROLES)
+    return _objection(case_actions.resolve_objection(
+        request.user, objection, upheld=payload.upheld, finding=payload.finding,
+        expected_version=payload.version))

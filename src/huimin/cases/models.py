@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from huimin.cases.states import State
+from huimin.cases.states import LEVEL_LABELS, REVIEW_STATES, State, step_name
 
 
 class Case(models.Model):
@@ -28,6 +28,13 @@ class Case(models.Model):
     months = models.PositiveIntegerField("补贴月数", default=0)
     amount_fen = models.BigIntegerField("金额（分）", default=0)
     explanation = models.JSONField("计算依据", default=dict)
+    facts = models.JSONField("申请时登记的事实", default=dict, blank=True)
+    review_chain = models.JSONField("审核流程", default=list)
+    level = models.CharField("当前审核层级", max_length=10, blank=True)
+    awaiting_role = models.CharField("待办角色", max_length=20, blank=True, db_index=True)
+    pending_posting = models.CharField("待公示层级", max_length=10, blank=True, db_index=True)
+    ready_on = models.DateField("可办理日期", null=True, blank=True)
+    due_on = models.DateField("办理期限", null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="经办人"
@@ -55,7 +62,24 @@ class Case(models.Model):
 
     @property
     def state_label(self) -> str:
+        if self.state in REVIEW_STATES and self.level:
+            return f"待{self.step_label}"
+        if self.state == State.RETURNED:
+            return "退回补正中"
         return State(self.state).label
+
+    @property
+    def step_label(self) -> str:
+        """What the current level's review is called (乡镇初审, 县级确认 …)."""
+        return step_name(self.review_chain, self.level) if self.level else ""
+
+    @property
+    def level_label(self) -> str:
+        return LEVEL_LABELS.get(self.level, self.level)
+
+    @property
+    def in_review(self) -> bool:
+        return self.state in REVIEW_STATES
 
 
 class Level(models.TextChoices):
@@ -68,6 +92,10 @@ class Outcome(models.TextChoices):
     SUBMITTED = "submitted", "受理"
     APPROVED = "approved", "通过"
     REJECTED = "rejected", "不通过"
+    RETURNED = "returned", "退回补正"
+    RESUBMITTED = "resubmitted", "补正后重新提交"
+    OBJECTION_UPHELD = "objection_upheld", "公示异议成立，退回重审"
+    REVIEW_REQUESTED = "review_requested", "申请复核"
 
 
 class Decision(models.Model):
@@ -75,7 +103,9 @@ class Decision(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="decisions")
     level = models.CharField("层级", max_length=10, choices=Level.choices)
-    outcome = models.CharField("结果", max_length=10, choices=Outcome.choices)
+    outcome = models.CharField("结果", max_length=20, choices=Outcome.choices)
+    from_state = models.CharField("原状态", max_length=24, blank=True)
+    to_state = models.CharField("新状态", max_length=24, blank=True)
     reason_codes = models.JSONField("理由代码", default=list, blank=True)
     comment = models.TextField("意见", blank=True)
     actor = models.ForeignKey(
@@ -90,3 +120,135 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_level_display()}{self.get_outcome_display()}"
+
+    @property
+    def reason_labels(self) -> list[str]:
+        from huimin.cases.reasons import reason_labels
+
+        return reason_labels(list(self.reason_codes))
+
+
+def document_path(instance: CaseDocument, filename: str) -> str:
+    return f"cases/{instance.case_id}/{instance.stored_name}"
+
+
+class CaseDocument(models.Model):
+    """A scan or photo of one checklist item, kept with the case under MEDIA_ROOT."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="documents")
+    doc_type = models.ForeignKey("programs.DocumentType", on_delete=models.PROTECT,
+                                 verbose_name="材料")
+    file = models.FileField("文件", upload_to=document_path, max_length=200)
+    stored_name = models.CharField(max_length=80, editable=False)
+    original_name = models.CharField("原文件名", max_length=200)
+    content_type = models.CharField("类型", max_length=60)
+    size = models.PositiveIntegerField("大小（字节）")
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name="上传人")
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name = "申请材料"
+        verbose_name_plural = "申请材料"
+
+    def __str__(self) -> str:
+        return f"{self.doc_type}：{self.original_name}"
+
+
+class Notice(models.Model):
+    """A public notice (公示) of one program, for one village, township or county and period."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT,
+                                verbose_name="项目")
+    area = models.ForeignKey("registry.Area", on_delete=models.PROTECT, verbose_name="公示范围")
+    level = models.CharField("审核层级", max_length=10, choices=Level.choices)
+    start_on = models.DateField("公示开始")
+    end_on = models.DateField("公示结束")
+    objection_info = models.TextField("异议受理方式")
+    masking = models.JSONField("脱敏设置", default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name="发布人")
+    created_at = models.DateTimeField("发布时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_on", "-id"]
+        verbose_name = "公示"
+        verbose_name_plural = "公示"
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"GS{self.start_on:%Y}-{self.pk:05d}"
+
+    @property
+    def is_announcement(self) -> bool:
+        return self.level == Level.COUNTY
+
+    @property
+    def title(self) -> str:
+        kind = "公告" if self.is_announcement else "公示"
+        return f"{self.area.name}{self.program.name}{Level(self.level).label}审核结果{kind}"
+
+
+class NoticeEntry(models.Model):
+    """One case on a notice, as published (masked at publication)."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="entries")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notice_entries")
+    seq = models.PositiveIntegerField("序号")
+    name_masked = models.CharField("姓名", max_length=50)
+    id_masked = models.CharField("身份证号码", max_length=18, blank=True)
+    village = models.CharField("村（居）", max_length=100)
+    amount_fen = models.BigIntegerField("金额（分）")
+    withdrawn_at = models.DateTimeField("撤回时间", null=True, blank=True)
+    withdrawn_reason = models.TextField("撤回原因", blank=True)
+
+    class Meta:
+        ordering = ["notice", "seq"]
+        verbose_name = "公示名单"
+        verbose_name_plural = "公示名单"
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "case"], name="uniq_notice_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notice} #{self.seq}"
+
+
+class ObjectionStatus(models.TextChoices):
+    OPEN = "open", "待核实"
+    UPHELD = "upheld", "异议成立"
+    DISMISSED = "dismissed", "异议不成立"
+
+
+class Objection(models.Model):
+    """An objection to the eligibility facts of a case on a notice, and its finding."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="objections")
+    entry = models.ForeignKey(NoticeEntry, on_delete=models.PROTECT, related_name="objections")
+    received_on = models.DateField("受理日期")
+    objector = models.CharField("异议人", max_length=50, blank=True)
+    contact = models.CharField("联系方式", max_length=50, blank=True)
+    content = models.TextField("异议内容")
+    status = models.CharField("处理结果", max_length=10, choices=ObjectionStatus.choices,
+                              default=ObjectionStatus.OPEN)
+    finding = models.TextField("核实情况", blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name="登记人")
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="核实人")
+    resolved_at = models.DateTimeField("核实时间", null=True, blank=True)
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "公示异议"
+        verbose_name_plural = "公示异议"
+
+    def __str__(self) -> str:
+        return f"异议 {self.pk}"

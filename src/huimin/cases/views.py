@@ -1,21 +1,31 @@
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from huimin.accounts.access import cases_for, get_case_for_user, persons_for, require_role
-from huimin.cases import actions
-from huimin.cases.models import Case
-from huimin.cases.states import State, Transition, transitions_for
-from huimin.errors import ActionError
+from huimin.accounts.models import Role
+from huimin.audit.events import record, record_view
+from huimin.cases import actions, bulk
+from huimin.cases.models import Case, Objection, Outcome
+from huimin.cases.pdf import render_pdf
+from huimin.cases.reasons import REJECT_REASONS, reason_labels
+from huimin.cases.states import LEVEL_LABELS, State, Transition
+from huimin.cases.worklist import deadline
+from huimin.errors import ActionError, FileRejected
 from huimin.programs.entitlement import CHILDCARE
-from huimin.programs.models import Program
+from huimin.programs.models import DocumentType, Program
 from huimin.registry.crypto import id_hash
+from huimin.registry.models import Person
 
 
 @login_required
@@ -25,9 +35,35 @@ def case_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state in State.values:
         qs = qs.filter(state=state)
+    program = request.GET.get("program", "")
+    if program:
+        qs = qs.filter(program__code=program)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "cases/list.html", {"page": page, "state": state,
-                                               "states": State.choices})
+    return render(request, "cases/list.html", {
+        "page": page, "state": state, "states": State.choices, "program": program,
+        "programs": Program.objects.filter(active=True)})
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
+
+
+def _find(request: HttpRequest, field: str) -> Person | None:
+    number = request.POST.get(field, "").strip().upper()
+    return persons_for(request.user).filter(id_hash=id_hash(number)).first() if number else None
+
+
+def _facts(data: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    if data.get("policy_status_confirmed"):
+        facts["policy_status_confirmed"] = data.get("policy_status_confirmed") in ("1", "on",
+                                                                                   "true")
+    if data.get("child_disability_grade"):
+        facts["child_disability_grade"] = data.get("child_disability_grade")
+    return facts
 
 
 @login_required
@@ -35,64 +71,111 @@ def case_list(request: HttpRequest) -> HttpResponse:
 def case_new(request: HttpRequest) -> HttpResponse:
     require_role(request.user, actions.INTAKE_ROLES)
     today = actions.local_today()
-    context: dict[str, object] = {"claim_year": today.year, "values": request.POST}
-    if request.method == "POST":
-        persons = persons_for(request.user)
-        child_id = request.POST.get("child_id_number", "").strip().upper()
-        applicant_id = request.POST.get("applicant_id_number", "").strip().upper()
-        child = persons.filter(id_hash=id_hash(child_id)).first() if child_id else None
-        applicant = persons.filter(id_hash=id_hash(applicant_id)).first() if applicant_id else None
-        errors = []
-        if child is None:
-            errors.append("儿童身份证号码：在您管辖范围内未找到该儿童，请先登记")
-        if applicant is None:
-            errors.append("申请人身份证号码：在您管辖范围内未找到申请人")
-        elif child is not None and not child.parent_links.filter(parent=applicant).exists():
-            errors.append("申请人须为该儿童的父母或监护人")
-        if not errors and child is not None and applicant is not None:
-            account = applicant.bank_accounts.filter(active=True).order_by("id").first()
-            try:
-                case = actions.submit_application(
-                    request.user, program=Program.objects.get(code=CHILDCARE), subject=child,
-                    claim_year=today.year, applicant=applicant, bank_account=account,
-                )
-            except ActionError as exc:
-                errors.append(exc.message)
-            else:
-                if case.eligible:
-                    messages.success(request, f"已受理，案件号 {case.number}，待乡镇初审")
-                else:
-                    messages.warning(request, f"已受理，案件号 {case.number}；经核算不符合条件，"
-                                              "乡镇初审时将作不予通过处理")
-                return redirect("cases:detail", case.pk)
+    programs = Program.objects.filter(active=True)
+    code = request.POST.get("program") or request.GET.get("program") or CHILDCARE
+    program = programs.filter(code=code).first()
+    context: dict[str, Any] = {"claim_year": today.year, "values": request.POST or {
+        "program": code}, "programs": programs, "program": program}
+    if request.method == "GET":
+        return render(request, "cases/new.html", context)
+    errors: list[str] = []
+    claim_year = _int(request.POST.get("claim_year")) or today.year
+    context["claim_year"] = claim_year
+    subject = _find(request, "subject_id_number") or _find(request, "child_id_number")
+    applicant = _find(request, "applicant_id_number")
+    if program is None:
+        errors.append("项目：请选择项目")
+    if subject is None:
+        errors.append("补贴对象身份证号码：在您管辖范围内未找到此人，请先登记")
+    if request.POST.get("applicant_id_number", "").strip() and applicant is None:
+        errors.append("申请人身份证号码：在您管辖范围内未找到申请人")
+    if (program is not None and program.code == CHILDCARE and subject is not None
+            and (applicant is None or not subject.parent_links.filter(parent=applicant).exists())):
+        errors.append("申请人须为该儿童的父母或监护人")
+    if errors or program is None or subject is None:
         context["errors"] = errors
         return render(request, "cases/new.html", context, status=400)
-    return render(request, "cases/new.html", context)
+    facts = _facts(request.POST)
+    payee = applicant or subject
+    account = payee.bank_accounts.filter(active=True).order_by("id").first()
+    record_rejected = request.POST.get("record_rejected") == "1"
+    try:
+        if not record_rejected:
+            ent = actions.preview(program, subject, claim_year, facts)
+            if not ent.eligible:
+                context.update(ineligible=ent, subject=subject)
+                return render(request, "cases/new.html", context)
+        case = actions.submit_application(
+            request.user, program=program, subject=subject, claim_year=claim_year,
+            applicant=applicant, bank_account=account, facts=facts,
+            record_rejected=record_rejected, comment=request.POST.get("comment", ""))
+    except actions.Duplicate as exc:
+        context["errors"] = [exc.message]
+        context["existing"] = exc.existing
+        return render(request, "cases/new.html", context, status=409)
+    except ActionError as exc:
+        context["errors"] = [exc.message]
+        return render(request, "cases/new.html", context, status=exc.status)
+    if case.state == State.REJECTED:
+        messages.warning(request, f"已登记，案件号 {case.number}；不符合条件，已作不予通过处理，"
+                                  "可打印决定书告知申请人")
+    else:
+        messages.success(request, f"已受理，案件号 {case.number}，{case.state_label}")
+    return redirect("cases:detail", case.pk)
+
+
 
 
 @login_required
 @require_GET
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_case_for_user(request.user, pk)
-    available = transitions_for(case.state, request.user.role)  # type: ignore[union-attr]
-    review = [t for t in available if t in (Transition.TOWNSHIP_APPROVE, Transition.COUNTY_APPROVE,
-                                            Transition.TOWNSHIP_REJECT, Transition.COUNTY_REJECT)]
+    record_view(request.user, case.subject)  # the case page shows the subject's record
+    user: Any = request.user
+    today = actions.local_today()
+    can_review = case.in_review and case.awaiting_role == user.role
+    problem = actions.ready_problem(case, today) if can_review else ""
+    doc_types = list(DocumentType.objects.filter(program=case.program))
+    documents = list(case.documents.select_related("doc_type", "uploaded_by"))
+    have = {d.doc_type_id for d in documents}
+    entries = list(case.notice_entries.select_related("notice__area").order_by("notice__start_on"))
+    today_posting = [e for e in entries if e.withdrawn_at is None
+                     and e.notice.start_on <= today <= e.notice.end_on]
     return render(request, "cases/detail.html", {
         "case": case,
         "decisions": case.decisions.select_related("actor"),
         "criteria": case.explanation.get("criteria", []),
         "explanation": case.explanation,
-        "actions": [(t, Transition(t).label) for t in review],
+        "chain": [{**lv, "label": LEVEL_LABELS.get(str(lv["level"]), lv["level"]),
+                   "role_label": Role(str(lv["role"])).label} for lv in case.review_chain],
+        "can_review": can_review and not problem,
+        "problem": problem if can_review else "",
+        "review_actions": [(Transition.APPROVE.value, f"{case.step_label}通过"),
+                           (Transition.RETURN.value, "退回补正"),
+                           (Transition.REJECT.value, "不予通过")],
+        "reasons": list(REJECT_REASONS.items()),
+        "deadline": deadline(case, today),
+        "checklist": [(t, t.pk in have) for t in doc_types],
+        "documents": documents,
+        "can_upload": user.role in actions.REVIEW_ROLES and case.state in actions.DOCUMENT_STATES,
+        "can_resubmit": case.state == State.RETURNED and user.role in actions.INTAKE_ROLES,
+        "can_reopen": case.state == State.REJECTED and user.role in actions.REVIEW_ROLES,
+        "entries": entries,
+        "can_object": bool(today_posting) and user.role in actions.REVIEW_ROLES,
+        "objections": case.objections.select_related("entry__notice", "recorded_by",
+                                                     "resolved_by"),
         "lines": case.payment_lines.select_related("batch").order_by("id"),
+        "has_letter": case.state in LETTER_STATES,
     })
 
 
-REVIEW = {
-    Transition.TOWNSHIP_APPROVE: (actions.township_review, True),
-    Transition.TOWNSHIP_REJECT: (actions.township_review, False),
-    Transition.COUNTY_APPROVE: (actions.county_confirm, True),
-    Transition.COUNTY_REJECT: (actions.county_confirm, False),
-}
+def _back(case: Case) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("cases:detail", args=[case.pk]))
+
+
+def _denied(request: HttpRequest, case: Case, exc: ActionError) -> HttpResponse:
+    return render(request, "cases/denied.html", {"case": case, "message": exc.message},
+                  status=403)
 
 
 @login_required
@@ -100,24 +183,174 @@ REVIEW = {
 def case_act(request: HttpRequest, pk: int) -> HttpResponse:
     case: Case = get_case_for_user(request.user, pk)
     transition = request.POST.get("transition", "")
-    if transition not in REVIEW:
-        messages.error(request, "未知的操作")
-        return HttpResponseRedirect(reverse("cases:detail", args=[case.pk]))
-    fn, approve = REVIEW[Transition(transition)]
-    try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        version = None
+    version = _int(request.POST.get("version"))
     comment = request.POST.get("comment", "")
     reasons = [r for r in request.POST.getlist("reason_codes") if r]
+    step = case.step_label
     try:
-        fn(request.user, case, approve=approve, comment=comment, reason_codes=reasons,
-           expected_version=version)
+        if transition == Transition.RESUBMIT:
+            actions.resubmit(request.user, case, comment=comment, facts=_facts(request.POST),
+                             expected_version=version)
+        elif transition == Transition.REOPEN:
+            actions.request_review(request.user, case, comment=comment,
+                                   expected_version=version)
+        else:
+            actions.decide(request.user, case, transition, reason_codes=reasons,
+                           comment=comment, expected_version=version)
+    except ActionError as exc:
+        if exc.status == 403:
+            return _denied(request, case, exc)
+        messages.error(request, exc.message)
+    else:
+        label = (f"{step}通过" if transition == Transition.APPROVE else
+                 Transition(transition).label if transition in Transition.values else "办理")
+        messages.success(request, f"已{label}")
+    return _back(case)
+
+
+@login_required
+@require_POST
+def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_case_for_user(request.user, pk, write=True, roles=actions.REVIEW_ROLES)
+    upload = request.FILES.get("file")
+    doc_type = DocumentType.objects.filter(
+        program=case.program, pk=_int(request.POST.get("doc_type")) or 0).first()
+    if upload is None or doc_type is None:
+        messages.error(request, "请选择材料类型和要上传的文件")
+        return _back(case)
+    try:
+        actions.add_document(request.user, case, doc_type=doc_type, data=upload.read(),
+                             filename=upload.name or "")
     except ActionError as exc:
         messages.error(request, exc.message)
-        if exc.status == 403:
-            return render(request, "cases/denied.html", {"case": case, "message": exc.message},
-                          status=403)
     else:
-        messages.success(request, f"已{Transition(transition).label}")
-    return HttpResponseRedirect(reverse("cases:detail", args=[case.pk]))
+        messages.success(request, f"已上传：{doc_type.name}")
+    return _back(case)
+
+
+@login_required
+@require_GET
+def document_view(request: HttpRequest, pk: int, doc_id: int) -> FileResponse:
+    case = get_case_for_user(request.user, pk)
+    doc = case.documents.filter(pk=doc_id).first()
+    if doc is None:
+        raise Http404("材料不存在")
+    record(request.user, "case.document_view", doc, person_id=case.subject_id,
+           case_id=case.pk, area_code=case.area.code)
+    return FileResponse(doc.file.open("rb"), content_type=doc.content_type,
+                        filename=doc.original_name)
+
+
+@login_required
+@require_POST
+def objection_new(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_case_for_user(request.user, pk, write=True, roles=actions.REVIEW_ROLES)
+    try:
+        actions.record_objection(request.user, case, content=request.POST.get("content", ""),
+                                 objector=request.POST.get("objector", ""),
+                                 contact=request.POST.get("contact", ""))
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "已登记公示异议，待核实处理；核实前该案件不能进入下一级审核")
+    return _back(case)
+
+
+@login_required
+@require_POST
+def objection_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    objection = Objection.objects.filter(pk=pk).first()
+    if objection is None:
+        raise Http404("异议不存在")
+    case = get_case_for_user(request.user, objection.case_id, write=True,
+                             roles=actions.REVIEW_ROLES)
+    upheld = request.POST.get("upheld") == "1"
+    try:
+        actions.resolve_objection(request.user, objection, upheld=upheld,
+                                  finding=request.POST.get("finding", ""),
+                                  expected_version=_int(request.POST.get("version")))
+    except ActionError as exc:
+        if exc.status == 403:
+            return _denied(request, case, exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "异议成立，案件已退回重审" if upheld else "已记录：异议不成立")
+    return _back(case)
+
+
+LETTER_STATES = (State.APPROVED, State.IN_PAYMENT, State.PAID, State.PAYMENT_FAILED,
+                 State.REJECTED)
+
+
+def letter_context(case: Case) -> dict[str, Any]:
+    wanted = Outcome.REJECTED if case.state == State.REJECTED else Outcome.APPROVED
+    last = (case.decisions.filter(outcome=wanted).select_related("actor")
+            .order_by("-at", "-id").first())
+    if last is None or case.state not in LETTER_STATES:
+        raise Http404("该案件尚无最终审核决定")
+    failing = [c for c in case.explanation.get("criteria", []) if not c["passed"]]
+    village = case.area
+    township = village.parent or village
+    county = township.parent or township
+    issuer = {"village": village.name, "township": f"{township.name}人民政府",
+              "county": f"{county.name}卫生健康局"}.get(last.level, county.name)
+    return {
+        "issuer": issuer,
+        "case": case, "decision": last, "approved": last.outcome == Outcome.APPROVED,
+        "reasons": reason_labels(list(last.reason_codes)),
+        "failing": failing, "explanation": case.explanation,
+        "today": actions.local_today(),
+    }
+
+
+@login_required
+@require_GET
+def letter(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_case_for_user(request.user, pk)
+    context = letter_context(case)
+    if request.GET.get("format") == "html":
+        return render(request, "cases/letter.html", context)
+    pdf = render_pdf("cases/letter.html", context)
+    record(request.user, "case.letter", case, person_id=case.subject_id, case_id=case.pk,
+           area_code=case.area.code, decision=context["decision"].pk)
+    resp = HttpResponse(pdf, content_type="application/pdf")
+    name = quote(f"审核决定书-{case.number}.pdf")
+    resp["Content-Disposition"] = f"inline; filename*=UTF-8''{name}"
+    return resp
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bulk_intake(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, actions.INTAKE_ROLES)
+    context: dict[str, Any] = {"columns": bulk.COLUMNS}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "请选择要上传的文件")
+            return render(request, "cases/bulk.html", context, status=400)
+        try:
+            made = bulk.import_applications(request.user, upload.read(), upload.name or "")
+        except FileRejected as exc:
+            context.update(rejected=exc.message, errors=exc.errors[:500])
+            return render(request, "cases/bulk.html", context, status=400)
+        except ActionError as exc:
+            messages.error(request, exc.message)
+            return render(request, "cases/bulk.html", context, status=exc.status)
+        eligible = sum(1 for c in made if c.eligible)
+        messages.success(request, format_html(
+            "导入成功：受理 {} 件，其中符合条件 {} 件、经核算不符合条件 {} 件", len(made),
+            eligible, len(made) - eligible))
+        context["made"] = made
+    return render(request, "cases/bulk.html", context)
+
+
+@login_required
+@require_GET
+def bulk_template(request: HttpRequest) -> HttpResponse:
+    resp = HttpResponse(
+        bulk.template_xlsx(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote('批量受理模板')}.xlsx"
+    return resp
+

@@ -1,115 +1,421 @@
-"""Every state change of a batch or payment line: atomic, audited."""
+"""Every state change of a payment cycle, batch or line: atomic, audited, set-based.
+
+The batch paths (freezing a cycle, building a batch, applying a return) run as a handful of
+SQL statements over the whole set, never a query per row, inside one transaction: a process
+killed half-way leaves nothing behind, and running the step again finishes it.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from huimin.accounts.access import area_q
+from huimin.accounts.access import in_user_area
 from huimin.accounts.models import Role
-from huimin.audit.events import event, record
-from huimin.audit.models import AuditEvent
+from huimin.audit.events import record
 from huimin.cases.models import Case
-from huimin.cases.states import State, Transition, allowed
+from huimin.cases.states import TRANSITIONS, State, Transition
 from huimin.errors import ActionError, Conflict, FileRejected, Forbidden, RowError
-from huimin.payments import bankfile
-from huimin.payments.models import BatchState, LineStatus, PaymentBatch, PaymentLine
+from huimin.payments import bankfile, ledger, sql
+from huimin.payments.models import (
+    NOT_PAID,
+    BankReturn,
+    BatchState,
+    CycleState,
+    Entitlement,
+    EntitlementStatus,
+    HeldReason,
+    LedgerAccount,
+    LineCorrection,
+    LineStatus,
+    Overpayment,
+    PaymentBatch,
+    PaymentCycle,
+    PaymentLine,
+    waiting,
+)
 from huimin.programs.models import Program
-from huimin.registry.crypto import box
+from huimin.registry.crypto import account_hash, box
+from huimin.registry.models import BankAccount
+
+A = LedgerAccount
+T_CASE = Case._meta.db_table
+T_ENT = Entitlement._meta.db_table
+T_LINE = PaymentLine._meta.db_table
+T_AUDIT = "audit_auditevent"
+T_PERSON = "registry_person"
+T_AREA = "registry_area"
+T_ACCOUNT = "registry_bankaccount"
+T_FIX = LineCorrection._meta.db_table
+# An entitlement (alias e) waits for a batch unless a line of it paid, is at the bank, or
+# failed and was not corrected (models.waiting, in SQL).
+WAITING = (f"NOT EXISTS (SELECT 1 FROM {T_LINE} w WHERE w.entitlement_id = e.id AND "
+           f"(w.status IN ('{LineStatus.PENDING}', '{LineStatus.PAID}') OR NOT EXISTS "
+           f"(SELECT 1 FROM {T_FIX} k WHERE k.line_id = w.id)))")
 
 
-def _require_finance(actor: Any) -> None:
-    if getattr(actor, "role", None) != Role.FINANCE_OFFICER:
-        raise Forbidden("只有财务人员可以办理发放")
+def _from_states(transition: str) -> list[str]:
+    return sorted(s for (s, t) in TRANSITIONS if t == transition)
 
 
-def _move_case(actor: Any, case: Case, transition: str, **data: Any) -> AuditEvent:
-    rule = allowed(case.state, transition)
-    if rule is None:
-        label = Transition(transition).label
-        raise Conflict(f"案件 {case.number} 状态为「{case.state_label}」，不能{label}")
-    old = case.state
-    case.state = rule[0]
-    case.version += 1
-    action = {Transition.ADD_TO_BATCH: "case.add_to_batch", Transition.MARK_PAID: "case.paid",
-              Transition.MARK_FAILED: "case.payment_failed"}[Transition(transition)]
-    return event(actor, action, case, person_id=case.subject_id, case_id=case.pk,
-                 area_code=case.area.code, old=old, new=case.state, **data)
+def _to_state(transition: str) -> str:
+    targets = {to for (_s, t), (to, _r) in TRANSITIONS.items() if t == transition}
+    assert len(targets) == 1, transition
+    return targets.pop()
+
+
+def _require(actor: Any, role: str, what: str) -> None:
+    if getattr(actor, "role", None) != role:
+        raise Forbidden(f"只有{Role(role).label}可以{what}")
+
+
+def _now() -> Any:
+    return timezone.now()
+
+
+# ---------------------------------------------------------------------------------------------
+# Cycles
+
+
+def _lock_cycle(pk: int) -> PaymentCycle:
+    """The cycle row, locked for this transaction; a second builder is refused, not queued."""
+    qs = PaymentCycle.objects.select_related("program", "area")
+    try:
+        if sql.is_pg():
+            return qs.select_for_update(nowait=True, of=("self",)).get(pk=pk)
+        return qs.select_for_update().get(pk=pk)
+    except OperationalError:
+        raise Conflict("该发放周期正在由他人处理，请稍后再试") from None
 
 
 @transaction.atomic
-def create_batch(actor: Any, *, program: Program, claim_year: int) -> PaymentBatch:
-    """Put every confirmed (or failed, to retry) case of the actor's area into a new batch."""
-    _require_finance(actor)
+def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = "",
+                cut_off: date | None = None) -> PaymentCycle:
+    """Freeze the entitlements of every approved case of the actor's area not yet frozen.
+
+    A new cycle is created for (program, area, period) if there is none; building it again
+    adds cases approved since, and never touches what was frozen. A subject who died on or
+    before the cut-off, moved out of the area, lost eligibility or has no valid account is
+    held back with the reason.
+    """
+    _require(actor, Role.FINANCE_OFFICER, "建立发放周期")
     area = actor.areas.order_by("code").first()
     if area is None:
         raise Forbidden("您没有分配管辖区域")
-    cases = list(
-        Case.objects.select_for_update()
-        .filter(area_q(actor, "area__code"), program=program, claim_year=claim_year,
-                state__in=[State.APPROVED, State.PAYMENT_FAILED], eligible=True)
-        .select_related("subject", "area", "bank_account", "applicant")
-        .order_by("area__code", "id")
+    period = (period or str(claim_year)).strip()
+    now = _now()
+    cut_off = cut_off or timezone.localdate(now)
+    try:
+        with transaction.atomic():
+            cycle, created = PaymentCycle.objects.get_or_create(
+                program=program, area=area, period=period,
+                defaults={"claim_year": claim_year, "cut_off": cut_off, "created_by": actor})
+    except IntegrityError:
+        raise Conflict("该发放周期正在由他人建立，请稍后再试") from None
+    cycle = _lock_cycle(cycle.pk)
+    if cycle.claim_year != claim_year:
+        raise Conflict(f"发放期 {period} 已用于 {cycle.claim_year} 年度")
+    if cycle.state != CycleState.OPEN:
+        raise Conflict(f"发放周期 {cycle.number} 已结束")
+    prefix = area.prefix
+    sql.set_based()
+    before = _cycle_totals(cycle)
+    held = (
+        f"CASE WHEN p.death_date IS NOT NULL AND p.death_date <= %s THEN '{HeldReason.DIED}' "
+        f"WHEN pa.code NOT LIKE %s THEN '{HeldReason.MOVED}' "
+        f"WHEN NOT c.eligible THEN '{HeldReason.INELIGIBLE}' "
+        f"WHEN ba.id IS NULL OR NOT ba.active OR ba.person_id NOT IN "
+        f"(c.subject_id, COALESCE(c.applicant_id, c.subject_id)) "
+        f"THEN '{HeldReason.NO_ACCOUNT}' ELSE '' END"
     )
-    ready = [c for c in cases if c.bank_account is not None and c.bank_account.active]
-    if not ready:
-        raise ActionError(f"{claim_year} 年度{program.name}没有待发放且有有效收款账户的案件")
-    batch = PaymentBatch.objects.create(program=program, area=area, claim_year=claim_year,
+    # Held for want of an account, and the case has a valid one now: payable from this build.
+    sql.execute(
+        f"""UPDATE {T_ENT} SET status = '{EntitlementStatus.PAYABLE}', held_reason = '',
+                bank_account_id = (SELECT c.bank_account_id FROM {T_CASE} c
+                                   WHERE c.id = {T_ENT}.case_id)
+            WHERE cycle_id = %s AND status = '{EntitlementStatus.HELD}'
+              AND held_reason = '{HeldReason.NO_ACCOUNT}'
+              AND EXISTS (SELECT 1 FROM {T_CASE} c JOIN {T_ACCOUNT} ba
+                          ON ba.id = c.bank_account_id
+                          WHERE c.id = {T_ENT}.case_id AND c.state = '{State.APPROVED}'
+                            AND ba.active = %s AND ba.person_id IN
+                            (c.subject_id, COALESCE(c.applicant_id, c.subject_id)))""",
+        [cycle.pk, True])
+    inserted = sql.execute(
+        f"""
+        INSERT INTO {T_ENT} (cycle_id, case_id, bank_account_id,
+            amount_fen, months, rule_version, case_version, inputs, subject_death_date,
+            status, held_reason, frozen_at)
+        SELECT %s, s.id, s.bank_account_id, s.amount_fen, s.months,
+            s.rule_version, s.version, s.explanation, s.death_date,
+            CASE WHEN s.reason = '' THEN '{EntitlementStatus.PAYABLE}'
+                 ELSE '{EntitlementStatus.HELD}' END,
+            s.reason, %s
+        FROM (
+            SELECT c.id, c.subject_id, c.area_id, c.bank_account_id, c.amount_fen, c.months,
+                COALESCE({sql.json_text("c.explanation", "rule_version")}, '') AS rule_version,
+                c.version, c.explanation, p.death_date, ca.code AS area_code,
+                {held} AS reason
+            FROM {T_CASE} c
+            JOIN {T_AREA} ca ON ca.id = c.area_id
+            JOIN {T_PERSON} p ON p.id = c.subject_id
+            JOIN {T_AREA} pa ON pa.id = p.area_id
+            LEFT JOIN {T_ACCOUNT} ba ON ba.id = c.bank_account_id
+            WHERE c.program_id = %s AND c.claim_year = %s AND c.state = '{State.APPROVED}'
+              AND ca.code LIKE %s
+              AND NOT EXISTS (SELECT 1 FROM {T_ENT} e WHERE e.case_id = c.id)
+        ) s
+        ORDER BY s.area_code, s.id
+        """,
+        [cycle.pk, sql.ts(now), sql.day(cut_off), prefix + "%", program.pk, claim_year,
+         prefix + "%"],
+    )
+    stats = _cycle_totals(cycle)
+    new_fen = stats["payable_fen"] - before["payable_fen"]
+    new_count = stats["payable_count"] - before["payable_count"]
+    versions = sorted({v for v in Entitlement.objects.filter(cycle=cycle)
+                       .values_list("rule_version", flat=True).distinct() if v})
+    PaymentCycle.objects.filter(pk=cycle.pk).update(built_at=now, rule_versions=versions,
+                                                    **stats)
+    ledger.post(cycle=cycle, kind="freeze", memo=f"{cycle.number} 冻结应发 {new_count} 人",
+                actor=actor, at=now, moves=[(A.PAYABLE, A.ALLOCATION, int(new_fen))])
+    record(actor, "cycle.build", cycle, area_code=area.code, cycle=cycle.pk,
+           amount_fen=int(new_fen), frozen=inserted, payable=int(new_count),
+           cut_off=cut_off.isoformat(), created=created)
+    cycle.refresh_from_db()
+    return cycle
+
+
+def _cycle_totals(cycle: PaymentCycle) -> dict[str, int]:
+    pay_count, pay_fen, held_count, held_fen = sql.fetchone(
+        f"""SELECT SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN status = %s THEN amount_fen ELSE 0 END),
+                   SUM(CASE WHEN status = %s THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN status = %s THEN amount_fen ELSE 0 END)
+            FROM {T_ENT} WHERE cycle_id = %s""",
+        [EntitlementStatus.PAYABLE, EntitlementStatus.PAYABLE, EntitlementStatus.HELD,
+         EntitlementStatus.HELD, cycle.pk])
+    return {"payable_count": int(pay_count or 0), "payable_fen": int(pay_fen or 0),
+            "held_count": int(held_count or 0), "held_fen": int(held_fen or 0)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+@transaction.atomic
+def create_batch(actor: Any, cycle: PaymentCycle, *,
+                 layout: str = bankfile.DEFAULT_LAYOUT) -> PaymentBatch:
+    """Put every entitlement of the cycle that waits for payment into one new batch."""
+    _require(actor, Role.FINANCE_OFFICER, "生成发放批次")
+    bankfile.get_layout(layout)
+    cycle = _lock_cycle(cycle.pk)
+    if not in_user_area(actor, cycle.area.code):
+        raise Forbidden("该发放周期不在您的管辖范围内")
+    if cycle.state != CycleState.OPEN:
+        raise Conflict(f"发放周期 {cycle.number} 已结束")
+    now = _now()
+    sql.set_based()
+    batch = PaymentBatch.objects.create(program=cycle.program, area=cycle.area, cycle=cycle,
+                                        claim_year=cycle.claim_year, layout=layout,
                                         created_by=actor)
-    lines: list[PaymentLine] = []
-    events: list[AuditEvent] = []
-    for seq, case in enumerate(ready, start=1):
-        acct = case.bank_account
-        assert acct is not None
-        payee = case.applicant.name if case.applicant and acct.person_id == case.applicant_id \
-            else case.subject.name
-        lines.append(PaymentLine(
-            batch=batch, case=case, seq=seq, payee_name=payee, bank_name=acct.bank_name,
-            account_sealed=acct.account_sealed, account_masked=acct.account_masked,
-            amount_fen=case.amount_fen,
-        ))
-        events.append(_move_case(actor, case, Transition.ADD_TO_BATCH, batch=batch.pk))
-    PaymentLine.objects.bulk_create(lines, batch_size=1000)
-    Case.objects.bulk_update(ready, ["state", "version"], batch_size=1000)
-    AuditEvent.objects.bulk_create(events, batch_size=1000)
-    batch.line_count = len(lines)
-    batch.total_fen = sum(line.amount_fen for line in lines)
+    from_states = sql.quote(_from_states(Transition.ADD_TO_BATCH))
+    to_state = _to_state(Transition.ADD_TO_BATCH)
+    try:
+        with transaction.atomic():
+            count = sql.execute(
+                f"""
+                INSERT INTO {T_LINE} (batch_id, case_id, entitlement_id, seq, payee_name,
+                    bank_name, account_sealed, account_hash, account_masked, amount_fen,
+                    status, bank_reason)
+                SELECT %s, e.case_id, e.id, ROW_NUMBER() OVER (ORDER BY e.id), p.name,
+                    ba.bank_name, ba.account_sealed, ba.account_hash, ba.account_masked,
+                    e.amount_fen, '{LineStatus.PENDING}', ''
+                FROM {T_ENT} e
+                JOIN {T_CASE} c ON c.id = e.case_id
+                JOIN {T_ACCOUNT} ba ON ba.id = e.bank_account_id
+                JOIN {T_PERSON} p ON p.id = ba.person_id
+                WHERE e.cycle_id = %s AND e.status = %s AND ba.active = %s
+                  AND c.state IN {from_states} AND {WAITING}
+                """,
+                [batch.pk, cycle.pk, EntitlementStatus.PAYABLE, True])
+    except IntegrityError:
+        raise Conflict("有案件已在其他未完成的批次中，请刷新后重试") from None
+    if count == 0:
+        raise ActionError(f"发放周期 {cycle.number} 没有待发放且有有效收款账户的应发明细")
+    data = sql.json_object([
+        ("old", "c.state"), ("new", f"'{to_state}'"), ("cycle", str(int(cycle.pk))),
+        ("batch", str(int(batch.pk))), ("seq", "l.seq"), ("amount_fen", "l.amount_fen")])
+    sql.execute(
+        f"""
+        INSERT INTO {T_AUDIT} (at, actor_id, action, object_type, object_id, person_id,
+            case_id, area_code, data)
+        SELECT %s, %s, 'case.add_to_batch', 'case', CAST(c.id AS TEXT), c.subject_id, c.id,
+            a.code, {data}
+        FROM {T_LINE} l JOIN {T_CASE} c ON c.id = l.case_id JOIN {T_AREA} a ON a.id = c.area_id
+        WHERE l.batch_id = %s
+        """, [sql.ts(now), actor.pk, batch.pk])
+    moved = sql.execute(
+        f"""UPDATE {T_CASE} SET state = '{to_state}', version = version + 1, updated_at = %s
+            WHERE id IN (SELECT case_id FROM {T_LINE} WHERE batch_id = %s)
+              AND state IN {from_states}""", [sql.ts(now), batch.pk])
+    if moved != count:
+        raise Conflict("有案件在生成批次时被他人改动，请重试")
+    n, total = sql.fetchone(f"SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM {T_LINE} "
+                            f"WHERE batch_id = %s", [batch.pk])
+    batch.line_count, batch.total_fen = int(n), int(total)
     batch.save(update_fields=["line_count", "total_fen"])
-    record(actor, "batch.create", batch, area_code=area.code, lines=batch.line_count,
-           total_fen=batch.total_fen, held_back=[c.pk for c in cases if c not in ready])
+    ledger.post(cycle=cycle, batch=batch, kind="batch", actor=actor, at=now,
+                memo=f"{batch.number} 纳入 {batch.line_count} 笔",
+                moves=[(A.IN_BANK, A.PAYABLE, batch.total_fen)])
+    left = waiting(Entitlement.objects.filter(cycle=cycle)).count()
+    record(actor, "batch.create", batch, area_code=cycle.area.code, cycle=cycle.pk,
+           lines=batch.line_count, total_fen=batch.total_fen, layout=layout,
+           still_waiting=left)
     return batch
 
 
-def render_bank_file(batch: PaymentBatch) -> bytes:
+def _lock_batch(pk: int) -> PaymentBatch:
+    return (PaymentBatch.objects.select_for_update(of=("self",))
+            .select_related("program", "area", "cycle").get(pk=pk))
+
+
+@transaction.atomic
+def release_batch(actor: Any, batch: PaymentBatch) -> PaymentBatch:
+    """A county approver releases a batch for export; never the person who built it."""
+    _require(actor, Role.COUNTY_APPROVER, "审核放行发放批次")
+    locked = _lock_batch(batch.pk)
+    if locked.created_by_id == actor.pk:
+        raise Forbidden("制表人不能放行自己生成的批次（须两人办理）")
+    if locked.state != BatchState.DRAFT:
+        raise Conflict(f"批次 {locked.number} 状态为「{locked.state_label}」，不能放行")
+    locked.state = BatchState.RELEASED
+    locked.released_by = actor
+    locked.released_at = _now()
+    locked.save(update_fields=["state", "released_by", "released_at"])
+    record(actor, "batch.release", locked, area_code=locked.area.code,
+           lines=locked.line_count, total_fen=locked.total_fen)
+    return locked
+
+
+def render_bank_file(batch: PaymentBatch) -> tuple[bytes, bankfile.Totals]:
+    """The bank file of a released batch, in its layout. Same batch, same bytes."""
+    layout = bankfile.get_layout(batch.layout)
     b = box()
     purpose = f"{batch.claim_year}年度{batch.program.name}"
-    lines = (
-        bankfile.ExportLine(line.reference, line.payee_name, b.unseal(line.account_sealed),
-                            line.bank_name, line.amount_fen, purpose)
-        for line in batch.lines.select_related("batch").order_by("seq")
-    )
-    return bankfile.render_export(lines)
+    number = batch.number
+    assert batch.released_at is not None
+    rows = (PaymentLine.objects.filter(batch=batch).order_by("seq")
+            .values_list("seq", "payee_name", "account_sealed", "bank_name", "amount_fen")
+            .iterator(chunk_size=20000))
+    lines = (bankfile.ExportLine(seq, f"{number}-{seq:06d}", name, b.unseal(sealed), bank,
+                                 fen, purpose)
+             for seq, name, sealed, bank, fen in rows)
+    try:
+        return bankfile.render(layout, lines, timezone.localtime(batch.released_at).date())
+    finally:
+        close = getattr(rows, "close", None)  # a refused file stops early: close the
+        if close is not None:                 # server-side cursor while in the transaction
+            close()
 
 
 @transaction.atomic
 def export_batch(actor: Any, batch: PaymentBatch) -> bytes:
     """The bank file; the first export moves the batch on, a repeat gives the same bytes."""
-    _require_finance(actor)
-    locked = PaymentBatch.objects.select_for_update().select_related("program").get(pk=batch.pk)
-    data = render_bank_file(locked)
-    digest = hashlib.sha256(data).hexdigest()
+    _require(actor, Role.FINANCE_OFFICER, "导出银行文件")
+    locked = _lock_batch(batch.pk)
     if locked.state == BatchState.DRAFT:
+        raise Conflict(f"批次 {locked.number} 尚未经县级审批人放行，不能导出")
+    data, totals = render_bank_file(locked)
+    digest = hashlib.sha256(data).hexdigest()
+    if (totals.count, totals.total_fen) != (locked.line_count, locked.total_fen):
+        raise Conflict("批次明细与控制数不符，请联系管理员")
+    if locked.state == BatchState.RELEASED:
         locked.state = BatchState.EXPORTED
         locked.file_sha256 = digest
-        locked.exported_at = timezone.now()
-        locked.save(update_fields=["state", "file_sha256", "exported_at"])
-        record(actor, "batch.export", locked, area_code=locked.area.code, sha256=digest)
-    elif locked.file_sha256 and locked.file_sha256 != digest:
+        locked.body_checksum = totals.checksum
+        locked.exported_at = _now()
+        locked.save(update_fields=["state", "file_sha256", "body_checksum", "exported_at"])
+        record(actor, "batch.export", locked, area_code=locked.area.code, sha256=digest,
+               lines=totals.count, total_fen=totals.total_fen, layout=locked.layout)
+    elif locked.file_sha256 != digest:
         raise Conflict("批次内容与首次导出的文件不一致，请联系管理员")
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Returns
+
+
+@dataclass(frozen=True)
+class _Change:
+    line_id: int
+    result: str
+    reason: str
+
+
+RESULT_TRANSITION = {LineStatus.PAID: Transition.MARK_PAID,
+                     LineStatus.FAILED: Transition.MARK_FAILED,
+                     LineStatus.RETURNED: Transition.MARK_RETURNED}
+RESULT_ACTION = {LineStatus.PAID: "case.paid", LineStatus.FAILED: "case.payment_failed",
+                 LineStatus.RETURNED: "case.payment_returned"}
+RESULT_ACCOUNT = {LineStatus.PAID: A.PAID, LineStatus.FAILED: A.FAILED,
+                  LineStatus.RETURNED: A.RETURNED}
+
+
+def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_Change]:
+    """Match every return line with the batch; any mismatch refuses the whole file."""
+    prefix = batch.number + "-"
+    lines = {seq: (pk, amount, acct_hash, status) for pk, seq, amount, acct_hash, status in
+             PaymentLine.objects.filter(batch=batch)
+             .values_list("id", "seq", "amount_fen", "account_hash", "status").iterator(20000)}
+    errors: list[RowError] = []
+    changes: list[_Change] = []
+    seen: set[int] = set()
+    for r in parsed.lines:
+        if not r.reference.startswith(prefix):
+            errors.append(RowError(r.row, "流水号", f"{r.reference} 不属于批次 {batch.number}"))
+            continue
+        tail = r.reference[len(prefix):]
+        seq = int(tail) if tail.isdigit() else -1
+        line = lines.get(seq)
+        if line is None:
+            errors.append(RowError(r.row, "流水号", f"批次 {batch.number} 中没有 {r.reference}"))
+            continue
+        if seq in seen:
+            errors.append(RowError(r.row, "流水号", f"{r.reference} 在文件中重复"))
+            continue
+        seen.add(seq)
+        pk, amount, acct_hash, status = line
+        if r.amount_fen != amount:
+            errors.append(RowError(r.row, "金额", "与批次金额不符"))
+            continue
+        if account_hash(r.account) != acct_hash:
+            errors.append(RowError(r.row, "账号", "账号与批次不符（未知账号）"))
+            continue
+        if status == r.result:
+            continue
+        if status != LineStatus.PENDING:
+            errors.append(RowError(
+                r.row, "处理结果", f"该笔已记为「{LineStatus(status).label}」，"
+                                  f"不能改为「{LineStatus(r.result).label}」"))
+            continue
+        changes.append(_Change(pk, r.result, r.reason[:200]))
+    missing = len(lines) - len(seen)
+    if missing and not errors:
+        first = sorted(set(lines) - seen)[:5]
+        refs = "、".join(f"{prefix}{s:06d}" for s in first)
+        errors.append(RowError(len(parsed.lines) + 2, "笔数",
+                               f"回盘缺少 {missing} 笔（如 {refs}），须包含批次全部明细"))
+    errors.extend(parsed.problems)
+    if errors:
+        raise FileRejected(f"回盘文件有 {len(errors)} 处错误，整个文件未导入", errors)
+    return changes
 
 
 @transaction.atomic
@@ -118,83 +424,235 @@ def import_return(actor: Any, batch: PaymentBatch, data: bytes) -> dict[str, int
 
     Re-importing the same file changes nothing.
     """
-    _require_finance(actor)
-    locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
-    if locked.state == BatchState.DRAFT:
+    _require(actor, Role.FINANCE_OFFICER, "导入银行回盘")
+    locked = _lock_batch(batch.pk)
+    if locked.state in (BatchState.DRAFT, BatchState.RELEASED):
         raise Conflict("批次尚未导出银行文件，不能导入回盘")
-    parsed = bankfile.parse_return(data)
-    lines = {
-        line.reference: line
-        for line in PaymentLine.objects.select_for_update()
-        .filter(batch=locked).select_related("batch", "case", "case__area")
-    }
-    b = box()
-    errors: list[RowError] = []
-    seen: set[str] = set()
-    for r in parsed:
-        line = lines.get(r.reference)
-        if line is None:
-            errors.append(RowError(r.row, "流水号", f"{r.reference} 不属于批次 {locked.number}"))
-            continue
-        if r.reference in seen:
-            errors.append(RowError(r.row, "流水号", f"{r.reference} 在文件中重复"))
-            continue
-        seen.add(r.reference)
-        if r.amount_fen != line.amount_fen:
-            errors.append(RowError(r.row, "金额", "与批次金额不符"))
-        if r.account.replace(" ", "") != b.unseal(line.account_sealed):
-            errors.append(RowError(r.row, "账号", "与批次账号不符"))
-        new_status = LineStatus.PAID if r.paid else LineStatus.FAILED
-        if line.status != LineStatus.PENDING and line.status != new_status:
-            errors.append(RowError(
-                r.row, "处理结果",
-                f"该笔已记为「{LineStatus(line.status).label}」，不能改为「{new_status.label}」"))
-    if errors:
-        raise FileRejected(f"回盘文件有 {len(errors)} 处错误，整个文件未导入", errors)
-    counts = {"paid": 0, "failed": 0, "unchanged": 0}
-    events: list[AuditEvent] = []
-    for r in parsed:
-        line = lines[r.reference]
-        new_status = LineStatus.PAID if r.paid else LineStatus.FAILED
-        if line.status == new_status:
-            counts["unchanged"] += 1
-            continue
-        line.status = new_status
-        line.bank_reason = r.reason
-        line.save(update_fields=["status", "bank_reason"])
-        case = line.case
-        events.append(_move_case(
-            actor, case, Transition.MARK_PAID if r.paid else Transition.MARK_FAILED,
-            batch=locked.pk, line=line.reference, bank_reason=r.reason))
-        case.save(update_fields=["state", "version", "updated_at"])
-        counts["paid" if r.paid else "failed"] += 1
-    AuditEvent.objects.bulk_create(events)
-    if counts["paid"] or counts["failed"]:
-        digest = hashlib.sha256(data).hexdigest()
-        if not PaymentLine.objects.filter(batch=locked, status=LineStatus.PENDING).exists():
-            locked.state = BatchState.RETURNED
-            locked.returned_at = timezone.now()
-        locked.return_sha256 = digest
-        locked.save(update_fields=["state", "returned_at", "return_sha256"])
-        record(actor, "batch.import_return", locked, area_code=locked.area.code,
-               sha256=digest, **counts)
+    digest = hashlib.sha256(data).hexdigest()
+    if BankReturn.objects.filter(batch=locked, sha256=digest).exists():
+        return {"paid": 0, "failed": 0, "returned": 0, "unchanged": locked.line_count}
+    layout = bankfile.get_layout(locked.layout)
+    parsed = bankfile.parse_return(layout, data)
+    changes = _check_return(locked, parsed)
+    assert locked.cycle is not None
+    now = _now()
+    counts = {"paid": 0, "failed": 0, "returned": 0,
+              "unchanged": len(parsed.lines) - len(changes)}
+    if changes:
+        _apply_changes(actor, locked, changes, now)
+    for c in changes:
+        counts[c.result] += 1
+    sums = {r: 0 for r in ("paid", "failed", "returned")}
+    tallies = {r: 0 for r in ("paid", "failed", "returned")}
+    for r in parsed.lines:
+        sums[r.result] += r.amount_fen
+        tallies[r.result] += 1
+    BankReturn.objects.create(
+        batch=locked, sha256=digest, line_count=parsed.totals.count,
+        total_fen=parsed.totals.total_fen, paid_count=tallies["paid"], paid_fen=sums["paid"],
+        failed_count=tallies["failed"], failed_fen=sums["failed"],
+        returned_count=tallies["returned"], returned_fen=sums["returned"],
+        changed=len(changes), actor=actor)
+    if not PaymentLine.objects.filter(batch=locked, status=LineStatus.PENDING).exists():
+        locked.state = BatchState.RETURNED
+        locked.returned_at = locked.returned_at or now
+    locked.return_sha256 = digest
+    locked.save(update_fields=["state", "returned_at", "return_sha256"])
+    record(actor, "batch.import_return", locked, area_code=locked.area.code, sha256=digest,
+           cycle=locked.cycle_id, **counts)
     return counts
 
 
-def sample_return(batch: PaymentBatch, failed_refs: dict[str, str] | None = None) -> bytes:
-    """A return file as the bank would send it (for the demo and tests)."""
-    import csv
-    import io
+def _apply_changes(actor: Any, batch: PaymentBatch, changes: list[_Change], now: Any) -> None:
+    assert batch.cycle is not None
+    sql.set_based()
+    sql.temp_table("pay_return", "line_id bigint, result varchar(10), reason varchar(200)",
+                   ((c.line_id, c.result, c.reason) for c in changes))
+    in_payment = sql.quote(_from_states(Transition.MARK_PAID))
+    new_state = "CASE r.result " + " ".join(
+        f"WHEN '{res}' THEN '{_to_state(t)}'" for res, t in RESULT_TRANSITION.items()) + " END"
+    action = "CASE r.result " + " ".join(
+        f"WHEN '{res}' THEN '{a}'" for res, a in RESULT_ACTION.items()) + " END"
+    data = sql.json_object([
+        ("old", "c.state"), ("new", new_state), ("cycle", str(int(batch.cycle.pk))),
+        ("batch", str(int(batch.pk))), ("seq", "l.seq"), ("amount_fen", "l.amount_fen"),
+        ("bank_reason", "r.reason")])
+    sql.execute(
+        f"""
+        INSERT INTO {T_AUDIT} (at, actor_id, action, object_type, object_id, person_id,
+            case_id, area_code, data)
+        SELECT %s, %s, {action}, 'case', CAST(c.id AS TEXT), c.subject_id, c.id, a.code, {data}
+        FROM pay_return r JOIN {T_LINE} l ON l.id = r.line_id
+        JOIN {T_CASE} c ON c.id = l.case_id JOIN {T_AREA} a ON a.id = c.area_id
+        """, [sql.ts(now), actor.pk])
+    moved = sql.execute(
+        f"""UPDATE {T_CASE} SET state = x.new_state, version = {T_CASE}.version + 1,
+                updated_at = %s
+            FROM (SELECT l.case_id, {new_state} AS new_state
+                  FROM pay_return r JOIN {T_LINE} l ON l.id = r.line_id) x
+            WHERE {T_CASE}.id = x.case_id AND {T_CASE}.state IN {in_payment}""",
+        [sql.ts(now)])
+    if moved != len(changes):
+        raise Conflict("有案件在导入回盘时状态不符（不在发放中），整个文件未导入")
+    sql.execute(
+        f"""UPDATE {T_LINE} SET status = r.result, bank_reason = r.reason
+            FROM pay_return r WHERE {T_LINE}.id = r.line_id""")
+    rows = sql.fetchall(
+        f"""SELECT r.result, SUM(l.amount_fen) FROM pay_return r
+            JOIN {T_LINE} l ON l.id = r.line_id GROUP BY r.result""")
+    sql.drop_temp("pay_return")
+    ledger.post(cycle=batch.cycle, batch=batch, kind="return", actor=actor, at=now,
+                memo=f"{batch.number} 回盘",
+                moves=[(RESULT_ACCOUNT[LineStatus(res)], A.IN_BANK, int(total))
+                       for res, total in rows])
 
-    failed_refs = failed_refs or {}
+
+# ---------------------------------------------------------------------------------------------
+# Corrections and overpayments
+
+
+@transaction.atomic
+def correct_line(actor: Any, line: PaymentLine, *, bank_account: BankAccount,
+                 note: str) -> LineCorrection:
+    """After a check, give a failed or returned line's entitlement a (new) account.
+
+    The entitlement waits for the next batch again; the line itself never pays.
+    """
+    _require(actor, Role.FINANCE_OFFICER, "更正发放失败的明细")
+    note = note.strip()
+    if not note:
+        raise ActionError("请填写核实说明（如：已电话核实，账户已更换）")
+    locked = (PaymentLine.objects.select_for_update(of=("self",))
+              .select_related("batch", "batch__cycle", "case").get(pk=line.pk))
+    if locked.status not in NOT_PAID:
+        raise Conflict(f"明细 {locked.reference} 状态为「{locked.get_status_display()}」，无须更正")
+    if LineCorrection.objects.filter(line=locked).exists():
+        raise Conflict(f"明细 {locked.reference} 已更正过")
+    if locked.entitlement_id is None:
+        raise Conflict(f"明细 {locked.reference} 不属于任何发放周期，不能更正")
+    ent = Entitlement.objects.select_for_update().get(pk=locked.entitlement_id)
+    case = locked.case
+    if not bank_account.active:
+        raise ActionError("所选账户已停用")
+    if bank_account.person_id not in (case.subject_id, case.applicant_id):
+        raise ActionError("收款账户须属于申请人或补贴对象")
+    cycle = locked.batch.cycle
+    assert cycle is not None
+    correction = LineCorrection.objects.create(
+        line=locked, old_account_masked=locked.account_masked, bank_account=bank_account,
+        note=note[:200], actor=actor)
+    ent.bank_account = bank_account
+    ent.save(update_fields=["bank_account"])
+    source = A.FAILED if locked.status == LineStatus.FAILED else A.RETURNED
+    now = _now()
+    ledger.post(cycle=cycle, kind="correct", actor=actor, at=now,
+                memo=f"{locked.reference} 更正后待重发",
+                moves=[(A.PAYABLE, source, locked.amount_fen)])
+    same = bank_account.account_hash == locked.account_hash
+    record(actor, "payment.correct", locked, person_id=case.subject_id, case_id=case.pk,
+           area_code=cycle.area.code, cycle=cycle.pk, amount_fen=locked.amount_fen,
+           **{"from": str(source)}, line=locked.reference, same_account=same,
+           account=bank_account.account_masked, note=note)
+    return correction
+
+
+@transaction.atomic
+def recheck_batch(actor: Any, batch: PaymentBatch, *, note: str) -> int:
+    """After a check, send every failed or returned line of a batch again to the same account.
+
+    For a fault on the bank's side (a system outage failing a whole file); a wrong account is
+    corrected line by line with ``correct_line``. Returns the number of lines rechecked.
+    """
+    _require(actor, Role.FINANCE_OFFICER, "核实发放失败的明细")
+    note = note.strip()
+    if not note:
+        raise ActionError("请填写核实说明（如：银行系统故障，经核实账户无误）")
+    locked = _lock_batch(batch.pk)
+    cycle = locked.cycle
+    if cycle is None:
+        raise Conflict(f"批次 {locked.number} 不属于任何发放周期")
+    now = _now()
+    not_paid = sql.quote(NOT_PAID)
+    where = (f"l.batch_id = %s AND l.status IN {not_paid} AND NOT EXISTS "
+             f"(SELECT 1 FROM {T_FIX} k WHERE k.line_id = l.id)")
+    sums = sql.fetchall(f"SELECT l.status, COUNT(*), COALESCE(SUM(l.amount_fen), 0) "
+                        f"FROM {T_LINE} l WHERE {where} GROUP BY l.status", [locked.pk])
+    if not sums:
+        return 0
+    prefix = f"{locked.number}-"
+    reference = ("CAST(%s AS TEXT) || " + ("LPAD(CAST(l.seq AS TEXT), 6, '0')" if sql.is_pg()
+                             else "printf('%%06d', l.seq)"))
+    data = sql.json_object([
+        ("cycle", str(int(cycle.pk))), ("amount_fen", "l.amount_fen"), ("from", "l.status"),
+        ("line", reference), ("same_account", "true" if sql.is_pg() else "json('true')"),
+        ("account", "l.account_masked"), ("note", "CAST(%s AS TEXT)")])
+    sql.execute(
+        f"""INSERT INTO {T_AUDIT} (at, actor_id, action, object_type, object_id, person_id,
+                case_id, area_code, data)
+            SELECT %s, %s, 'payment.correct', 'paymentline', CAST(l.id AS TEXT), c.subject_id,
+                c.id, %s, {data}
+            FROM {T_LINE} l JOIN {T_CASE} c ON c.id = l.case_id WHERE {where}""",
+        [sql.ts(now), actor.pk, cycle.area.code, prefix, note[:200], locked.pk])
+    n = sql.execute(
+        f"""INSERT INTO {T_FIX} (line_id, old_account_masked, bank_account_id, note, actor_id, at)
+            SELECT l.id, l.account_masked, e.bank_account_id, %s, %s, %s
+            FROM {T_LINE} l JOIN {T_ENT} e ON e.id = l.entitlement_id WHERE {where}""",
+        [note[:200], actor.pk, sql.ts(now), locked.pk])
+    ledger.post(cycle=cycle, batch=locked, kind="correct", actor=actor, at=now,
+                memo=f"{locked.number} 核实后原账户重发 {n} 笔",
+                moves=[(A.PAYABLE, A.FAILED if status == LineStatus.FAILED else A.RETURNED,
+                        int(total)) for status, _count, total in sums])
+    record(actor, "batch.recheck", locked, area_code=cycle.area.code, cycle=cycle.pk,
+           lines=n, note=note)
+    return n
+
+
+@transaction.atomic
+def mark_overpaid(actor: Any, line: PaymentLine, *, reason: str) -> Overpayment:
+    """A paid line that should not have been paid: the amount becomes recoverable."""
+    _require(actor, Role.FINANCE_OFFICER, "登记应追回款项")
+    reason = reason.strip()
+    if not reason:
+        raise ActionError("请填写应追回的原因")
+    locked = (PaymentLine.objects.select_for_update(of=("self",))
+              .select_related("batch", "batch__cycle", "case").get(pk=line.pk))
+    if locked.status != LineStatus.PAID:
+        raise Conflict(f"明细 {locked.reference} 未支付，不能登记追回")
+    if Overpayment.objects.filter(line=locked).exists():
+        raise Conflict(f"明细 {locked.reference} 已登记应追回")
+    cycle = locked.batch.cycle
+    assert cycle is not None
+    over = Overpayment.objects.create(line=locked, amount_fen=locked.amount_fen,
+                                      reason=reason[:200], actor=actor)
+    ledger.post(cycle=cycle, kind="overpaid", actor=actor, at=_now(),
+                memo=f"{locked.reference} 应追回", moves=[(A.RECOVERABLE, A.PAID,
+                                                          locked.amount_fen)])
+    record(actor, "payment.overpaid", locked, person_id=locked.case.subject_id,
+           case_id=locked.case_id, area_code=cycle.area.code, cycle=cycle.pk,
+           amount_fen=locked.amount_fen, line=locked.reference, reason=reason)
+    return over
+
+
+def sample_return(batch: PaymentBatch, outcomes: dict[str, str] | None = None,
+                  returned: set[str] | None = None) -> bytes:
+    """A return file as the bank would send it (for the demo and tests).
+
+    ``outcomes`` maps a line reference to the bank's reason for a failure; references in
+    ``returned`` come back as returned (退汇) with that reason.
+    """
+    outcomes = outcomes or {}
+    returned = returned or set()
+    layout = bankfile.get_layout(batch.layout)
     b = box()
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(bankfile.RETURN_HEADER)
-    for line in batch.lines.select_related("batch").order_by("seq"):
-        reason = failed_refs.get(line.reference, "")
-        from huimin.lib.money import fen_to_yuan
+    number = batch.number
 
-        w.writerow([line.reference, b.unseal(line.account_sealed), fen_to_yuan(line.amount_fen),
-                    "失败" if reason else "成功", reason])
-    return buf.getvalue().encode("utf-8")
+    def lines() -> Any:
+        for seq, sealed, fen in (PaymentLine.objects.filter(batch=batch).order_by("seq")
+                                 .values_list("seq", "account_sealed", "amount_fen")
+                                 .iterator(20000)):
+            ref = f"{number}-{seq:06d}"
+            reason = outcomes.get(ref, "")
+            result = "paid" if not reason else ("returned" if ref in returned else "failed")
+            yield ref, b.unseal(sealed), fen, result, reason
+
+    return bankfile.render_return(layout, lines())

@@ -1,14 +1,36 @@
-"""Payment batches and their lines. A case is in at most one unfailed line, ever."""
+"""Payment cycles, frozen entitlements, batches and their lines, returns, and the fund ledger.
+
+Never pay twice, structurally: a case has at most one entitlement (in one cycle), and at most
+one line that has not failed or come back.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+
+class CycleState(models.TextChoices):
+    OPEN = "open", "已冻结，发放中"
+    CLOSED = "closed", "已结束"
+
+
+class EntitlementStatus(models.TextChoices):
+    PAYABLE = "payable", "应发"
+    HELD = "held", "暂停发放"
+
+
+class HeldReason(models.TextChoices):
+    DIED = "died", "补贴对象已死亡"
+    MOVED = "moved", "户籍已迁出本区域"
+    INELIGIBLE = "ineligible", "不再符合条件"
+    NO_ACCOUNT = "no_account", "无有效收款账户"
 
 
 class BatchState(models.TextChoices):
-    DRAFT = "draft", "待导出"
+    DRAFT = "draft", "待审核放行"
+    RELEASED = "released", "已放行，待导出"
     EXPORTED = "exported", "已导出，待回盘"
     RETURNED = "returned", "已回盘"
 
@@ -17,21 +39,111 @@ class LineStatus(models.TextChoices):
     PENDING = "pending", "待银行处理"
     PAID = "paid", "已支付"
     FAILED = "failed", "支付失败"
+    RETURNED = "returned", "资金退回"
+
+
+# A line in one of these states did not pay; the case may be paid by a later line.
+NOT_PAID = (LineStatus.FAILED, LineStatus.RETURNED)
+
+
+class PaymentCycle(models.Model):
+    """One program, one area, one period: entitlements are frozen when the cycle is built."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, verbose_name="项目")
+    area = models.ForeignKey("registry.Area", on_delete=models.PROTECT, verbose_name="区域")
+    claim_year = models.PositiveIntegerField("年度")
+    period = models.CharField("发放期", max_length=20)
+    cut_off = models.DateField("截止日")
+    state = models.CharField("状态", max_length=10, choices=CycleState.choices,
+                             default=CycleState.OPEN)
+    rule_versions = models.JSONField("规则版本", default=list, blank=True)
+    payable_count = models.PositiveIntegerField("应发人数", default=0)
+    payable_fen = models.BigIntegerField("应发金额（分）", default=0)
+    held_count = models.PositiveIntegerField("暂停人数", default=0)
+    held_fen = models.BigIntegerField("暂停金额（分）", default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name="经办人")
+    created_at = models.DateTimeField("建立时间", auto_now_add=True)
+    built_at = models.DateTimeField("最近冻结时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-claim_year", "-id"]
+        verbose_name = "发放周期"
+        verbose_name_plural = "发放周期"
+        constraints = [
+            models.UniqueConstraint(fields=["program", "area", "period"],
+                                    name="uniq_cycle_per_program_area_period"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"PC{self.period}-{self.pk:04d}"
+
+    @property
+    def fund(self) -> str:
+        return f"{self.program.code}:{self.area.code}"
+
+
+class Entitlement(models.Model):
+    """A case's amount as frozen in a cycle: the inputs, the rule version, and what became of it.
+
+    A payable entitlement waits for a batch while it has no line, or only lines that did not
+    pay and were corrected (see ``waiting``).
+    """
+
+    cycle = models.ForeignKey(PaymentCycle, on_delete=models.PROTECT,
+                              related_name="entitlements")
+    case = models.OneToOneField("cases.Case", on_delete=models.PROTECT,
+                                related_name="entitlement")
+    # The subject and area are the case's; the account is looked up from lines, not by itself.
+    bank_account = models.ForeignKey("registry.BankAccount", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+",
+                                     db_index=False, verbose_name="收款账户")
+    amount_fen = models.BigIntegerField("金额（分）")
+    months = models.PositiveIntegerField("月数", default=0)
+    rule_version = models.CharField("规则版本", max_length=80, blank=True)
+    case_version = models.PositiveIntegerField("案件版本")
+    inputs = models.JSONField("计算依据（冻结）", default=dict)
+    subject_death_date = models.DateField("死亡日期（冻结时）", null=True, blank=True)
+    status = models.CharField("状态", max_length=10, choices=EntitlementStatus.choices)
+    held_reason = models.CharField("暂停原因", max_length=12, choices=HeldReason.choices,
+                                   blank=True)
+    frozen_at = models.DateTimeField("冻结时间")
+
+    class Meta:
+        ordering = ["cycle", "id"]
+        verbose_name = "应发明细"
+        verbose_name_plural = "应发明细"
+        indexes = [models.Index(fields=["cycle", "status"], name="entitlement_cycle_status")]
+
+    def __str__(self) -> str:
+        return f"{self.cycle_id}/{self.case_id}"
 
 
 class PaymentBatch(models.Model):
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, verbose_name="项目")
     area = models.ForeignKey("registry.Area", on_delete=models.PROTECT, verbose_name="区域")
+    cycle = models.ForeignKey(PaymentCycle, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="batches", verbose_name="发放周期")
     claim_year = models.PositiveIntegerField("年度")
+    layout = models.CharField("银行文件格式", max_length=40, default="standard-csv")
     state = models.CharField("状态", max_length=12, choices=BatchState.choices,
                              default=BatchState.DRAFT)
     line_count = models.PositiveIntegerField("笔数", default=0)
     total_fen = models.BigIntegerField("总金额（分）", default=0)
     file_sha256 = models.CharField("文件校验值", max_length=64, blank=True)
+    body_checksum = models.CharField("明细校验码", max_length=64, blank=True)
     return_sha256 = models.CharField("回盘文件校验值", max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    related_name="+", verbose_name="制表人")
     created_at = models.DateTimeField("生成时间", auto_now_add=True)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="放行人")
+    released_at = models.DateTimeField("放行时间", null=True, blank=True)
     exported_at = models.DateTimeField("导出时间", null=True, blank=True)
     returned_at = models.DateTimeField("回盘时间", null=True, blank=True)
 
@@ -53,12 +165,17 @@ class PaymentBatch(models.Model):
 
 
 class PaymentLine(models.Model):
-    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="lines")
+    # (batch, seq) is unique and indexed, so the batch needs no index of its own.
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="lines",
+                              db_index=False)
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="payment_lines")
+    entitlement = models.ForeignKey(Entitlement, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="lines")
     seq = models.PositiveIntegerField("序号")
     payee_name = models.CharField("户名", max_length=50)
     bank_name = models.CharField("开户银行", max_length=100)
     account_sealed = models.TextField()
+    account_hash = models.CharField(max_length=64, blank=True)
     account_masked = models.CharField("账号", max_length=40)
     amount_fen = models.BigIntegerField("金额（分）")
     status = models.CharField("状态", max_length=10, choices=LineStatus.choices,
@@ -71,8 +188,9 @@ class PaymentLine(models.Model):
         verbose_name_plural = "发放明细"
         constraints = [
             models.UniqueConstraint(fields=["batch", "seq"], name="uniq_line_seq"),
-            # Never pay twice: a case may have any number of failed lines but one other.
-            models.UniqueConstraint(fields=["case"], condition=~Q(status="failed"),
+            # Never pay twice: a case may have any number of lines that did not pay, one other.
+            models.UniqueConstraint(fields=["case"],
+                                    condition=~Q(status__in=["failed", "returned"]),
                                     name="uniq_live_line_per_case"),
         ]
 
@@ -82,3 +200,128 @@ class PaymentLine(models.Model):
     @property
     def reference(self) -> str:
         return f"{self.batch.number}-{self.seq:06d}"
+
+
+class LineCorrection(models.Model):
+    """A failed or returned line, checked and corrected so that a later batch may pay it."""
+
+    line = models.OneToOneField(PaymentLine, on_delete=models.PROTECT, related_name="correction")
+    old_account_masked = models.CharField("原账号", max_length=40)
+    bank_account = models.ForeignKey("registry.BankAccount", on_delete=models.PROTECT,
+                                     related_name="+", verbose_name="更正后账户")
+    note = models.CharField("核实说明", max_length=200)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+", verbose_name="经办人")
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "失败更正"
+        verbose_name_plural = "失败更正"
+
+    def __str__(self) -> str:
+        return f"更正 {self.line_id}"
+
+
+class BankReturn(models.Model):
+    """One return file as the bank declared it (帐实相符 compares the books with these)."""
+
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="returns")
+    sha256 = models.CharField("文件校验值", max_length=64)
+    line_count = models.PositiveIntegerField("笔数")
+    total_fen = models.BigIntegerField("总金额（分）")
+    paid_count = models.PositiveIntegerField("成功笔数")
+    paid_fen = models.BigIntegerField("成功金额（分）")
+    failed_count = models.PositiveIntegerField("失败笔数")
+    failed_fen = models.BigIntegerField("失败金额（分）")
+    returned_count = models.PositiveIntegerField("退回笔数")
+    returned_fen = models.BigIntegerField("退回金额（分）")
+    changed = models.PositiveIntegerField("更新笔数")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+", verbose_name="经办人")
+    at = models.DateTimeField("导入时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        verbose_name = "银行回盘"
+        verbose_name_plural = "银行回盘"
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "sha256"], name="uniq_return_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.sha256[:8]}"
+
+
+class LedgerAccount(models.TextChoices):
+    """Where each fen of a fund sits. Debits are positive, credits negative."""
+
+    ALLOCATION = "allocation", "财政拨款（资金来源）"
+    PAYABLE = "payable", "应付补贴"
+    IN_BANK = "in_bank", "银行在途"
+    PAID = "paid", "已发放"
+    FAILED = "failed", "发放失败待重发"
+    RETURNED = "returned", "资金退回待重发"
+    RECOVERABLE = "recoverable", "应追回（多发）"
+
+
+class JournalEntry(models.Model):
+    """One balanced movement of a fund (program × area), in one cycle."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    area = models.ForeignKey("registry.Area", on_delete=models.PROTECT, related_name="+")
+    cycle = models.ForeignKey(PaymentCycle, on_delete=models.PROTECT, related_name="journal")
+    batch = models.ForeignKey(PaymentBatch, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="journal")
+    kind = models.CharField("业务", max_length=20)
+    memo = models.CharField("摘要", max_length=200)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                              related_name="+")
+    at = models.DateTimeField("记账时间")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "记账凭证"
+        verbose_name_plural = "记账凭证"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.memo}"
+
+
+class Posting(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    account = models.CharField("科目", max_length=12, choices=LedgerAccount.choices)
+    amount_fen = models.BigIntegerField("金额（分，借正贷负）")
+
+    class Meta:
+        ordering = ["entry", "id"]
+        verbose_name = "分录"
+        verbose_name_plural = "分录"
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount_fen}"
+
+
+class Overpayment(models.Model):
+    """A paid line found not to be due (e.g. a death before the cut-off recorded late)."""
+
+    line = models.OneToOneField(PaymentLine, on_delete=models.PROTECT, related_name="overpayment")
+    amount_fen = models.BigIntegerField("应追回金额（分）")
+    reason = models.CharField("原因", max_length=200)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+", verbose_name="经办人")
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "应追回款项"
+        verbose_name_plural = "应追回款项"
+
+    def __str__(self) -> str:
+        return f"追回 {self.line_id}"
+
+
+def waiting(entitlements: QuerySet[Entitlement]) -> QuerySet[Entitlement]:
+    """The payable entitlements that wait for a batch: no line that paid, is at the bank, or
+    failed and was not corrected."""
+    blocking = PaymentLine.objects.filter(entitlement=OuterRef("pk")).filter(
+        Q(status__in=[LineStatus.PENDING, LineStatus.PAID]) | Q(correction__isnull=True))
+    return entitlements.filter(status=EntitlementStatus.PAYABLE).exclude(Exists(blocking))

@@ -1,59 +1,153 @@
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role, user_can
-from huimin.accounts.models import Role
 from huimin.cases.actions import local_today
 from huimin.errors import ActionError, FileRejected
-from huimin.payments import actions
-from huimin.programs.entitlement import CHILDCARE
+from huimin.payments import actions, bankfile, reconcile
+from huimin.payments.access import (
+    APPROVER,
+    BOOK_READERS,
+    FINANCE,
+    cycles_for,
+    get_cycle_for_user,
+    get_line_for_user,
+)
+from huimin.payments.models import (
+    NOT_PAID,
+    BatchState,
+    EntitlementStatus,
+    PaymentBatch,
+    waiting,
+)
 from huimin.programs.models import Program
+from huimin.registry.models import BankAccount
 
-FINANCE = (Role.FINANCE_OFFICER,)
+SHOWN_LINES = 500
 
 
 @login_required
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
     return render(request, "payments/list.html", {
-        "batches": batches_for(request.user),
+        "cycles": cycles_for(request.user)[:100],
+        "batches": batches_for(request.user).select_related("cycle")[:200],
         "can_build": user_can(request.user, FINANCE),
+        "programs": Program.objects.filter(active=True),
         "year": local_today().year,
+        "today": local_today().isoformat(),
+    })
+
+
+@login_required
+@require_POST
+def cycle_new(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, FINANCE)
+    try:
+        year = int(request.POST.get("claim_year", ""))
+        cut_off = date.fromisoformat(request.POST.get("cut_off", "") or local_today().isoformat())
+    except ValueError:
+        messages.error(request, "年度须为四位数字，截止日须为 YYYY-MM-DD")
+        return redirect("payments:list")
+    program = Program.objects.filter(code=request.POST.get("program", "")).first()
+    if program is None:
+        messages.error(request, "请选择项目")
+        return redirect("payments:list")
+    try:
+        cycle = actions.build_cycle(request.user, program=program, claim_year=year,
+                                    period=request.POST.get("period", ""), cut_off=cut_off)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("payments:list")
+    messages.success(request, f"发放周期 {cycle.number} 已冻结：应发 {cycle.payable_count} 人，"
+                              f"暂停 {cycle.held_count} 人")
+    return redirect("payments:cycle", cycle.pk)
+
+
+@login_required
+@require_GET
+def cycle_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    cycle = get_cycle_for_user(request.user, pk)
+    held = (cycle.entitlements.filter(status=EntitlementStatus.HELD)
+            .select_related("case", "case__subject", "case__area").order_by("id"))
+    return render(request, "payments/cycle.html", {
+        "cycle": cycle,
+        "held": held[:SHOWN_LINES],
+        "waiting": waiting(cycle.entitlements.all()).count(),
+        "batches": cycle.batches.order_by("id"),
+        "layouts": bankfile.layout_choices(),
+        "can_build": user_can(request.user, FINANCE),
     })
 
 
 @login_required
 @require_POST
 def batch_new(request: HttpRequest) -> HttpResponse:
-    require_role(request.user, FINANCE)
+    cycle = get_cycle_for_user(request.user, request.POST.get("cycle"), roles=FINANCE)
     try:
-        year = int(request.POST.get("claim_year", ""))
-        batch = actions.create_batch(request.user, program=Program.objects.get(code=CHILDCARE),
-                                     claim_year=year)
-    except ValueError:
-        messages.error(request, "年度：请填写四位数字年份")
-        return redirect("payments:list")
+        batch = actions.create_batch(request.user, cycle,
+                                     layout=request.POST.get("layout") or bankfile.DEFAULT_LAYOUT)
     except ActionError as exc:
         messages.error(request, exc.message)
-        return redirect("payments:list")
-    messages.success(request, f"已生成批次 {batch.number}：{batch.line_count} 笔")
+        return redirect("payments:cycle", cycle.pk)
+    messages.success(request, f"已生成批次 {batch.number}：{batch.line_count} 笔，待县级审批人放行")
     return redirect("payments:detail", batch.pk)
+
+
+def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
+            **extra: Any) -> HttpResponse:
+    lines = batch.lines.select_related("batch", "case", "correction").order_by("seq")
+    attention = lines.filter(status__in=NOT_PAID, correction__isnull=True)
+    accounts: dict[int, list[BankAccount]] = {}
+    if user_can(request.user, FINANCE) and attention.exists():
+        people = {pid for line in attention[:SHOWN_LINES]
+                  for pid in (line.case.subject_id, line.case.applicant_id) if pid}
+        for acct in BankAccount.objects.filter(person_id__in=people, active=True):
+            accounts.setdefault(acct.person_id, []).append(acct)
+    fix = [(line, accounts.get(line.case.subject_id, [])
+            + accounts.get(line.case.applicant_id or 0, []))
+           for line in attention[:SHOWN_LINES]]
+    return render(request, "payments/detail.html", {
+        "batch": batch,
+        "lines": lines[:SHOWN_LINES],
+        "fix": fix,
+        "layout": bankfile.get_layout(batch.layout),
+        "returns": batch.returns.order_by("id"),
+        "can_act": user_can(request.user, FINANCE),
+        "can_release": (user_can(request.user, APPROVER) and batch.state == BatchState.DRAFT
+                        and batch.created_by_id != request.user.pk),
+        "can_export": user_can(request.user, FINANCE) and batch.state != BatchState.DRAFT,
+        "shown": SHOWN_LINES,
+        **extra,
+    }, status=status)
 
 
 @login_required
 @require_GET
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_batch_for_user(request.user, pk)
-    return render(request, "payments/detail.html", {
-        "batch": batch,
-        "lines": batch.lines.select_related("case", "batch").order_by("seq"),
-        "can_act": user_can(request.user, FINANCE),
-    })
+    return _detail(request, get_batch_for_user(request.user, pk))
+
+
+@login_required
+@require_POST
+def batch_release(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_batch_for_user(request.user, pk, write=True, roles=APPROVER)
+    try:
+        actions.release_batch(request.user, batch)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"批次 {batch.number} 已放行，财务人员可导出银行文件")
+    return redirect("payments:detail", batch.pk)
 
 
 @login_required
@@ -65,13 +159,14 @@ def batch_export(request: HttpRequest, pk: int) -> HttpResponse:
     except ActionError as exc:
         messages.error(request, exc.message)
         return redirect("payments:detail", batch.pk)
-    resp = HttpResponse(data, content_type="text/csv; charset=utf-8")
-    resp["Content-Disposition"] = f'attachment; filename="{batch.number}.csv"'
+    layout = bankfile.get_layout(batch.layout)
+    resp = HttpResponse(data, content_type=layout.content_type)
+    resp["Content-Disposition"] = f'attachment; filename="{batch.number}.{layout.extension}"'
     return resp
 
 
 @login_required
-@require_http_methods(["POST"])
+@require_POST
 def batch_return(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_batch_for_user(request.user, pk, write=True, roles=FINANCE)
     upload = request.FILES.get("file")
@@ -81,13 +176,52 @@ def batch_return(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         counts = actions.import_return(request.user, batch, upload.read())
     except FileRejected as exc:
-        return render(request, "payments/detail.html", {
-            "batch": batch, "lines": batch.lines.select_related("case", "batch").order_by("seq"),
-            "can_act": True, "rejected": exc.message, "errors": exc.errors[:500],
-        }, status=400)
+        return _detail(request, batch, status=400, rejected=exc.message,
+                       errors=exc.errors[:SHOWN_LINES])
     except ActionError as exc:
         messages.error(request, exc.message)
         return redirect("payments:detail", batch.pk)
     messages.success(request, f"回盘已导入：成功 {counts['paid']} 笔，失败 {counts['failed']} 笔，"
-                              f"无变化 {counts['unchanged']} 笔")
+                              f"退回 {counts['returned']} 笔，无变化 {counts['unchanged']} 笔")
     return redirect("payments:detail", batch.pk)
+
+
+@login_required
+@require_POST
+def line_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    line = get_line_for_user(request.user, pk, roles=FINANCE)
+    case = line.case
+    account = BankAccount.objects.filter(
+        Q(person_id=case.subject_id) | Q(person_id=case.applicant_id),
+        pk=request.POST.get("bank_account") or 0).first()
+    if account is None:
+        messages.error(request, "请选择申请人或补贴对象的收款账户")
+        return redirect("payments:detail", line.batch_id)
+    try:
+        actions.correct_line(request.user, line, bank_account=account,
+                             note=request.POST.get("note", ""))
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{line.reference} 已更正，将在下一批次中发放")
+    return redirect("payments:detail", line.batch_id)
+
+
+@login_required
+@require_GET
+def cycle_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
+    cycle = get_cycle_for_user(request.user, pk, roles=BOOK_READERS)
+    report = reconcile.reconcile(cycle)
+    return render(request, "payments/reconcile.html", {
+        "cycle": cycle, "report": report, **reconcile.summary(report)})
+
+
+@login_required
+@require_GET
+def cycle_reconcile_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
+    cycle = get_cycle_for_user(request.user, pk, roles=BOOK_READERS)
+    data = reconcile.to_xlsx(reconcile.reconcile(cycle))
+    resp = HttpResponse(data, content_type=bankfile.XLSX_TYPE)
+    resp["Content-Disposition"] = f'attachment; filename="reconcile-{cycle.number}.xlsx"'
+    return resp
+

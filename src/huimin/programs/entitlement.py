@@ -16,9 +16,15 @@ from functools import lru_cache
 from typing import Any
 
 from huimin.errors import ActionError
-from huimin.rules import Catalog, Evaluation, ProgramNotFound, ReviewLevel, RulesError
+from huimin.rules import (
+    Catalog,
+    Evaluation,
+    ProgramNotFound,
+    ReviewLevel,
+    RulesError,
+    load_programs,
+)
 from huimin.rules import Program as RulesProgram
-from huimin.rules import load_programs
 
 CHILDCARE = "childcare-subsidy"
 RURAL_REWARD = "rural-reward"
@@ -78,7 +84,8 @@ def resolve(program_code: str, area_code: str, claim_year: int, today: date) -> 
         return catalog().resolve(program_code, area_code=area_code,
                                  on=rule_date(claim_year, today))
     except ProgramNotFound:
-        raise ActionError(f"项目 {program_code} 在 {claim_year} 年度没有适用于该地区的规则") from None
+        raise ActionError(
+            f"项目 {program_code} 在 {claim_year} 年度没有适用于该地区的规则") from None
 
 
 def review_chain(program_code: str, area_code: str, claim_year: int,
@@ -90,8 +97,20 @@ def _jsonable(facts: Mapping[str, object]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in facts.items()}
 
 
+#: coded values as a family reads them in a decision letter
+PLAIN_VALUES = {"户籍类型：rural": "户籍类型：农业", "户籍类型：urban": "户籍类型：非农业",
+                "性别：F": "性别：女", "性别：M": "性别：男"}
+
+
+def plain(text: str) -> str:
+    for coded, words in PLAIN_VALUES.items():
+        text = text.replace(coded, words)
+    return text
+
+
 def from_evaluation(ev: Evaluation, facts: Mapping[str, object]) -> Entitlement:
-    criteria = [Criterion(c.code, c.label_zh, c.passed, c.detail_zh) for c in ev.criteria]
+    criteria = [Criterion(c.code, c.label_zh, c.passed, plain(c.detail_zh))
+                for c in ev.criteria]
     breakdown = ev.breakdown_zh if ev.eligible else "0 元"
     return Entitlement(
         program=ev.program_id, claim_year=ev.year, eligible=ev.eligible,

@@ -79,6 +79,15 @@ def template_csv() -> bytes:
     return ("\ufeff" + ",".join(HEADER) + "\r\n").encode("utf-8")
 
 
+def rows_to_csv(rows: list[list[str]]) -> bytes:
+    """Rows in the template's layout as a UTF-8 CSV (the single-person form goes through here)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
 def read_rows(data: bytes, filename: str) -> list[list[Any]]:
     """The rows of the first sheet or of the CSV, header included."""
     if len(data) > MAX_BYTES:

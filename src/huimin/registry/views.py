@@ -6,16 +6,30 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from huimin.accounts.access import get_person_for_user, persons_for, user_can
-from huimin.audit.events import record_view
+from huimin.accounts.access import (
+    area_q,
+    get_household_for_user,
+    get_person_for_user,
+    persons_for,
+    require_role,
+    user_can,
+)
+from huimin.audit.events import event, record_view
+from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, FileRejected
-from huimin.registry import importer
+from huimin.registry import actions, importer
 from huimin.registry.crypto import id_hash
+from huimin.registry.models import Area, Household
 
 TEMPLATE_NAME = quote("人员登记模板")
+# The form posts the template's columns, in the template's order.
+PERSON_FORM_FIELDS = [
+    "household", "name", "id_number", "sex", "birth_date", "area_code", "hukou_type",
+    "death_date", "father_id", "mother_id", "bank_name", "account",
+]
 
 
 @login_required
@@ -85,3 +99,48 @@ def import_template(request: HttpRequest, fmt: str) -> HttpResponse:
     resp = HttpResponse(importer.template_csv(), content_type="text/csv; charset=utf-8")
     resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{TEMPLATE_NAME}.csv"
     return resp
+
+
+@login_required
+@require_GET
+def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """一户一档: the household's members and the whole timeline of what was done for them."""
+    from huimin.cases.timeline import household_timeline
+
+    household = get_household_for_user(request.user, pk)
+    members = list(household.members.select_related("area").order_by("birth_date", "id"))
+    AuditEvent.objects.bulk_create([
+        event(request.user, "person.view", p, person_id=p.pk, area_code=p.area.code,
+              via="household") for p in members])
+    return render(request, "registry/household.html", {
+        "household": household, "members": members,
+        "timeline": household_timeline(household, members),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def person_new(request: HttpRequest) -> HttpResponse:
+    """登记人员: one person, with parents and an account, checked like an imported row."""
+    require_role(request.user, actions.WRITE_ROLES)
+    villages = list(
+        Area.objects.filter(area_q(request.user, "code"), level="village").order_by("code"))
+    context: dict[str, object] = {"villages": villages, "values": request.POST}
+    if request.method == "POST":
+        row = [request.POST.get(key, "").strip() for key in PERSON_FORM_FIELDS]
+        if not row[0] and row[5]:  # a new household in the chosen village
+            row[0] = f"{row[5]}-{Household.objects.filter(area__code=row[5]).count() + 1:04d}"
+        try:
+            summary = importer.import_registry(request.user, importer.rows_to_csv([row]),
+                                               "登记表单.csv")
+        except FileRejected as exc:
+            context["errors"] = [f"{e.column}：{e.reason}" for e in exc.errors] or [exc.message]
+            return render(request, "registry/person_new.html", context, status=400)
+        except ActionError as exc:
+            context["errors"] = [exc.message]
+            return render(request, "registry/person_new.html", context, status=exc.status)
+        person = persons_for(request.user).get(id_hash=id_hash(row[2].upper()))
+        messages.success(request, f"已登记 {person.name}" + (
+            "，并登记银行账户" if summary["accounts"] else ""))
+        return redirect("registry:person", person.pk)
+    return render(request, "registry/person_new.html", context)

@@ -31,8 +31,8 @@ def evaluate_file(catalog: Catalog, program_id: str, year: int, input_path: Path
     needed = engines.program_columns(program)
     if (engine == "duckdb" and io.file_format(input_path) == "parquet"
             and input_path.exists() and engines.parquet_native(input_path, needed)):
-        return engines.eval_duckdb_parquet(program, year, input_path, output_path)
+        return int(engines.eval_duckdb_parquet(program, year, input_path, output_path))
     table = io.read_registry(input_path, needed)
     result = evaluate_registry(program, year, table, engine, database_url=database_url)
     io.write_results(result, output_path)
-    return result.num_rows
+    return int(result.num_rows)

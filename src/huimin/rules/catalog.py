@@ -92,9 +92,9 @@ class Catalog:
                                     f"attaches_to names an unknown program '{d.attaches_to}'")
             if d.attaches_to is not None and d.attaches_to == d.id:
                 raise DocumentError(d.source_file, None, "a program cannot attach to itself")
-        for d in self.docs:
-            for other in self.docs:
-                if (other is not d and other.id == d.id and other.area_code == d.area_code
+        for j, d in enumerate(self.docs):
+            for other in self.docs[:j]:
+                if (other.id == d.id and other.area_code == d.area_code
                         and other.version != d.version and _overlap(d, other)):
                     raise DocumentError(
                         d.source_file, None,
@@ -148,7 +148,8 @@ class Catalog:
     def _attached_ids(self, program_id: str) -> list[str]:
         return sorted({d.id for d in self.docs if d.attaches_to == program_id})
 
-    def _pick(self, program_id: str, area_code: str, when: Callable[[ProgramDef], bool]) -> ProgramDef | None:
+    def _pick(self, program_id: str, area_code: str,
+              when: Callable[[ProgramDef], bool]) -> ProgramDef | None:
         cands = [d for d in self.docs
                  if d.id == program_id and d.applies_to_area(area_code) and when(d)]
         if not cands:

@@ -49,7 +49,7 @@ def _engine(name: str) -> Engine:
 def eval_cmd(
     program: ProgramOpt,
     year: YearOpt,
-    input: InputOpt,  # noqa: A002 - the documented option name
+    input: InputOpt,
     output: Annotated[Path, typer.Option("--output", help="results file (.csv or .parquet)")],
     engine: Annotated[str, typer.Option("--engine", help="sqlite|duckdb|postgres|spark")]
     = "duckdb",
@@ -72,7 +72,7 @@ def explain_cmd(
     program: ProgramOpt,
     year: YearOpt,
     person_id: Annotated[str, typer.Option("--person-id", help="the subject's person_id")],
-    input: InputOpt,  # noqa: A002
+    input: InputOpt,
     programs_dir: DirOpt = None,
 ) -> None:
     """Print one subject's evaluation trace as JSON."""
@@ -93,7 +93,7 @@ def whatif_cmd(
     program: ProgramOpt,
     proposal: Annotated[Path, typer.Option("--proposal",
                                            help="proposed program document(s): file or dir")],
-    input: InputOpt,  # noqa: A002
+    input: InputOpt,
     years: Annotated[str, typer.Option("--years", help="claim years, e.g. 2025,2026")],
     output: Annotated[Path | None, typer.Option("--output", help="write .xlsx or .csv")]
     = None,

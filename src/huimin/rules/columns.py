@@ -44,7 +44,9 @@ COLUMNS: dict[str, Column] = {
                always_required=True, choices=("rural", "urban")),
         Column("sex", "str", "性别", "'F' or 'M'.", choices=("F", "M")),
         # children
-        Column("birth_order", "int", "孩次", "Birth order of the child in the family (1, 2, 3 …)."),
+        Column("birth_order", "int", "孩次",
+               "Birth order of the child in the family (1, 2, 3 …); read by local schemes "
+               "(blank: no local scheme that depends on it applies).", optional=True),
         Column("parent1_hukou_area_code", "str", "父母一方户籍地区划代码",
                "12-digit division code of one parent's registration.", optional=True, digits=12),
         Column("parent2_hukou_area_code", "str", "父母另一方户籍地区划代码",
@@ -55,8 +57,8 @@ COLUMNS: dict[str, Column] = {
                "recorded (the entitlement is then computed as if claimed in time).",
                optional=True),
         # parents / couples
-        Column("spouse_birth_date", "date", "配偶出生日期", "Spouse's date of birth; blank if none.",
-               optional=True),
+        Column("spouse_birth_date", "date", "配偶出生日期",
+               "Spouse's date of birth; blank if none.", optional=True),
         Column("policy_status_confirmed", "bool", "原政策内身份已确认",
                "Eligibility under the former policy confirmed at application (a case fact)."),
         Column("children_count", "int", "生育（含收养）子女数",

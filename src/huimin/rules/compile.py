@@ -12,6 +12,7 @@ from huimin.rules.catalog import Program
 from huimin.rules.evaluate import (
     NOT_COVERED_ZH,
     REASON_SEP,
+    breakdown_text,
     builtin_params,
     eligible_reason,
     not_stacked_reason,
@@ -19,6 +20,50 @@ from huimin.rules.evaluate import (
 from huimin.rules.expr import Dialect, quote_ident, sql_literal
 
 RESULT_COLUMNS = ("person_id", "eligible", "months", "amount_fen", "reasons", "rule_version")
+#: texts of up to 2**MAX_LOOKUP_CRITERIA failure combinations are precomputed
+MAX_LOOKUP_CRITERIA = 7
+#: eligible texts are precomputed for months 0..MAX_LOOKUP_MONTHS when the rate is constant
+MAX_LOOKUP_MONTHS = 60
+
+
+def sql_lookup(values: list[str], index: str, d: Dialect) -> str:
+    """The ``index``-th (0-based) of constant texts; NULL when out of range."""
+    items = ", ".join(sql_literal(v, d) for v in values)
+    if d == "duckdb":
+        return f"([{items}])[{index} + 1]"
+    if d == "postgres":
+        return f"(ARRAY[{items}]::text[])[{index} + 1]"
+    if d == "spark":
+        return f"try_element_at(array({items}), CAST({index} + 1 AS INT))"
+    arms = " ".join(f"WHEN {k} THEN {sql_literal(v, d)}" for k, v in enumerate(values))
+    return f"(CASE {index} {arms} END)"
+
+
+def _eligible_lookup(program: Program, i: int, year: int, d: Dialect) -> str | None:
+    """A CASE arm giving the eligible reasons of component ``i`` by lookup on (months, other
+    components' eligibility), when its rate is a constant; None otherwise (the text is then
+    built in SQL, which is also the fallback for months outside the precomputed range)."""
+    comps = program.components
+    doc = comps[i].doc
+    rate = expr.substitute(doc.amount.rate_fen, builtin_params(year))
+    if d == "sqlite" or not (isinstance(rate, expr.Lit) and isinstance(rate.value, int)):
+        return None
+    others = [j for j in range(len(comps)) if j != i]
+    if len(others) > 4:
+        return None
+    suffixes = ["".join(REASON_SEP + not_stacked_reason(comps[j].doc)
+                        for pos, j in enumerate(others) if mask >> pos & 1)
+                for mask in range(2 ** len(others))]
+    omask = " + ".join(f"e_{j} * {2 ** pos}" for pos, j in enumerate(others)) or "0"
+    r = rate.value
+    if doc.amount.kind == "annual":
+        head = eligible_reason(doc, breakdown_text(doc, year, 0, r, r))
+        return f"WHEN 1 = 1 THEN {sql_lookup([head + sfx for sfx in suffixes], f'({omask})', d)}"
+    texts = [eligible_reason(doc, breakdown_text(doc, year, m, r, m * r)) + sfx
+             for m in range(MAX_LOOKUP_MONTHS + 1) for sfx in suffixes]
+    idx = f"(mm_{i} * {len(suffixes)} + {omask})"
+    return (f"WHEN mm_{i} >= 0 AND mm_{i} <= {MAX_LOOKUP_MONTHS} "
+            f"THEN {sql_lookup(texts, idx, d)}")
 
 
 def _text(d: Dialect) -> str:
@@ -48,8 +93,12 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
                     carry: tuple[str, ...] = ()) -> str:
     """One SELECT over ``source`` (a table name or a parenthesised query with alias).
     ``carry`` names source columns passed through first (e.g. a row number to order by)."""
-    q = lambda n: quote_ident(n, dialect)  # noqa: E731
-    lit = lambda v: sql_literal(v, dialect)  # noqa: E731
+    def q(name: str) -> str:
+        return quote_ident(name, dialect)
+
+    def lit(value: expr.Value) -> str:
+        return sql_literal(value, dialect)
+
     names = builtin_params(year)
     inner: list[str] = [f"{q(c)} AS {q(c)}" for c in (*carry, "person_id")]
     mid: list[str] = [q(c) for c in (*carry, "person_id")]
@@ -68,12 +117,17 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         crit_sql = [expr.to_sql(expr.substitute(c.expression, names), dialect)
                     for c in doc.criteria]
         inner.append(f"CASE WHEN {cover} THEN 1 ELSE 0 END AS cov_{i}")
+
+        def guarded(sql: str, cover: str = cover, always: bool = not conds) -> str:
+            # criteria and amounts of a component are only computed where it covers the row
+            return sql if always else f"CASE WHEN {cover} THEN {sql} ELSE 0 END"
+
         for k, s in enumerate(crit_sql):
-            inner.append(f"CASE WHEN {s} THEN 1 ELSE 0 END AS c_{i}_{k}")
+            inner.append(f"{guarded(f'CASE WHEN {s} THEN 1 ELSE 0 END')} AS c_{i}_{k}")
         months = expr.to_sql(expr.substitute(doc.amount.months, names), dialect)
         rate = expr.to_sql(expr.substitute(doc.amount.rate_fen, names), dialect)
-        inner.append(f"COALESCE({months}, 0) AS m_{i}")
-        inner.append(f"COALESCE({rate}, 0) AS r_{i}")
+        inner.append(f"{guarded(f'COALESCE({months}, 0)')} AS m_{i}")
+        inner.append(f"{guarded(f'COALESCE({rate}, 0)')} AS r_{i}")
         all_pass = " AND ".join([f"cov_{i} = 1", *(f"c_{i}_{k} = 1"
                                                    for k in range(len(crit_sql)))])
         mid.append(f"CASE WHEN {all_pass} THEN 1 ELSE 0 END AS e_{i}")
@@ -81,10 +135,18 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         mid.append(f"CASE WHEN {all_pass} THEN m_{i} ELSE 0 END AS mm_{i}")
         mid.append(f"CASE WHEN {all_pass} THEN r_{i} ELSE 0 END AS rr_{i}")
         mid.append(f"CAST(CASE WHEN {all_pass} THEN {amount} ELSE 0 END AS BIGINT) AS a_{i}")
-        fails = " || ".join(
-            f"(CASE WHEN c_{i}_{k} = 0 THEN {lit(REASON_SEP + c.fail_zh)} ELSE '' END)"
-            for k, c in enumerate(doc.criteria))
-        mid.append(f"SUBSTR({fails}, 2) AS f_{i}")
+        if len(doc.criteria) <= MAX_LOOKUP_CRITERIA:
+            # the failure text as a lookup on the bit mask of failed criteria
+            texts = [REASON_SEP.join(c.fail_zh for k, c in enumerate(doc.criteria)
+                                     if mask >> k & 1)
+                     for mask in range(2 ** len(doc.criteria))]
+            fmask = " + ".join(f"(1 - c_{i}_{k}) * {2 ** k}" for k in range(len(doc.criteria)))
+            mid.append(f"{sql_lookup(texts, f'({fmask})', dialect)} AS f_{i}")
+        else:
+            fails = " || ".join(
+                f"(CASE WHEN c_{i}_{k} = 0 THEN {lit(REASON_SEP + c.fail_zh)} ELSE '' END)"
+                for k, c in enumerate(doc.criteria))
+            mid.append(f"SUBSTR({fails}, 2) AS f_{i}")
         mid.append(f"cov_{i}")
         ranks.append(f"CASE WHEN cov_{i} = 1 THEN "
                      f"CAST(CASE WHEN {all_pass} THEN {amount} ELSE 0 END AS BIGINT) "
@@ -107,24 +169,32 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
     reason_arms = []
     for i, comp in enumerate(comps):
         doc = comp.doc
+        others = [j for j in range(len(comps)) if j != i]
+        fast = _eligible_lookup(program, i, year, dialect)
         prefix = lit(eligible_reason(doc, ""))
         if doc.amount.kind == "monthly":
             breakdown = (f"{sql_int_text(f'mm_{i}', dialect)} || ' 个月 × ' || "
                          f"{sql_format_yuan(f'rr_{i}', dialect)} || ' 元 = ' || "
                          f"{sql_format_yuan(f'a_{i}', dialect)} || ' 元'")
         else:
-            breakdown = f"'{year} 年度定额 ' || {sql_format_yuan(f'a_{i}', dialect)} || ' 元'"
-        others = "".join(
+            breakdown = (f"'{year} 年度定额 ' || {sql_format_yuan(f'a_{i}', dialect)} "
+                         "|| ' 元'")
+        suffix = "".join(
             f" || (CASE WHEN e_{j} = 1 THEN "
             f"{lit(REASON_SEP + not_stacked_reason(comps[j].doc))} ELSE '' END)"
-            for j in range(len(comps)) if j != i)
-        ok = f"{prefix} || {breakdown}{others}"
+            for j in others)
+        ok = f"{prefix} || {breakdown}{suffix}"
+        if fast is not None:
+            ok = f"(CASE {fast} ELSE {ok} END)"
         reason_arms.append(f"WHEN w = {i} AND e_{i} = 1 THEN {ok} WHEN w = {i} THEN f_{i}")
     reasons = f"CASE {' '.join(reason_arms)} ELSE {lit(NOT_COVERED_ZH)} END"
     versions = "CASE " + " ".join(
         f"WHEN w = {i} THEN {lit(c.doc.rule_version)}" for i, c in enumerate(comps)
     ) + f" ELSE {lit(program.id)} END"
 
+    # Keep the layers apart: PostgreSQL and SQLite would otherwise merge them and repeat
+    # each layer's expressions in the next (no common subexpression elimination).
+    fence = {"postgres": " OFFSET 0", "sqlite": " LIMIT -1 OFFSET 0"}.get(dialect, "")
     return (
         f"SELECT {''.join(q(c) + ', ' for c in carry)}{q('person_id')}, "
         f"{pick('e_{i}', '0')} AS {q('eligible')}, "
@@ -133,6 +203,6 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         f"{reasons} AS {q('reasons')}, "
         f"{versions} AS {q('rule_version')} "
         f"FROM (SELECT *, {winner} AS w FROM ("
-        f"SELECT {', '.join(mid)} FROM (SELECT {', '.join(inner)} FROM {source}) t1"
-        f") t2) t3"
+        f"SELECT {', '.join(mid)} FROM (SELECT {', '.join(inner)} FROM {source}{fence}) t1"
+        f"{fence}) t2{fence}) t3"
     )

@@ -246,10 +246,10 @@ def load_document(path: Path) -> ProgramDef:
     return parse_document(text, file)
 
 
-def parse_document(text: str, file: str) -> ProgramDef:  # noqa: C901 - a flat schema walk
+def parse_document(text: str, file: str) -> ProgramDef:
     r = _Reader(file)
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)
     except DocumentError as exc:
         raise DocumentError(file, exc.line, exc.reason) from None
     except yaml.YAMLError as exc:

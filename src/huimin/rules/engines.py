@@ -3,7 +3,8 @@
 Each engine receives the validated registry as an Arrow table (``io.read_registry``) and
 returns the results as an Arrow table with columns ``person_id, eligible, months, amount_fen,
 reasons, rule_version``, in input order. ``eval_duckdb_parquet`` is the streaming path for
-national Parquet snapshots: DuckDB reads, evaluates and writes without Python touching rows.
+national Parquet snapshots: DuckDB reads, evaluates and writes without Python touching rows
+(rows in no particular order).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from huimin.rules.catalog import Program
 from huimin.rules.columns import COLUMNS
 from huimin.rules.compile import compile_program
 from huimin.rules.errors import InputError, RulesError
-from huimin.rules.expr import Dialect, quote_ident, sql_literal
+from huimin.rules.expr import Dialect, columns_of, quote_ident, sql_literal
 from huimin.rules.io import atomic_output, file_format, required_columns
 
 Engine = Literal["sqlite", "duckdb", "postgres", "spark"]
@@ -37,9 +39,7 @@ RAW_SCHEMA = pa.schema([
 
 
 def program_columns(program: Program) -> set[str]:
-    """Registry columns the program reads (always including the base columns)."""
-    from huimin.rules.expr import columns_of
-
+    """Registry columns the program reads."""
     out: set[str] = set()
     for comp in program.components:
         for c in comp.doc.criteria:
@@ -49,7 +49,8 @@ def program_columns(program: Program) -> set[str]:
 
 
 def _rows_to_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in RAW_SCHEMA]
+    cols: list[Sequence[Any]] = (list(zip(*rows, strict=True)) if rows
+                                 else [() for _ in RAW_SCHEMA])
     return pa.table([
         pa.array([str(v) for v in cols[0]], pa.string()),
         pa.array([bool(v) for v in cols[1]], pa.bool_()),
@@ -116,10 +117,12 @@ def run_postgres(program: Program, year: int, table: pa.Table, url: str | None =
     with psycopg.connect(pg_url(url)) as con, con.cursor() as cur:
         cur.execute(f'CREATE TEMP TABLE rules_src ({defs}, "_row" BIGINT) ON COMMIT DROP')
         cols = ", ".join(f'"{n}"' for n in SOURCE_COLUMNS)
-        data = [table.column(n).to_pylist() for n in SOURCE_COLUMNS]
-        with cur.copy(f"COPY rules_src ({cols}) FROM STDIN") as copy:
-            for row in zip(*data, strict=True):
-                copy.write_row(row)
+        # Arrow writes the CSV (NULL as an unquoted empty field), PostgreSQL reads it
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(table.select(SOURCE_COLUMNS), buf,
+                        pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        with cur.copy(f"COPY rules_src ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buf.getvalue().to_pybytes())
         cur.execute("ANALYZE rules_src")
         cur.execute(_passthrough_q(program, year, "postgres", "rules_src").encode())
         out = [r[1:] for r in cur.fetchall()]
@@ -172,7 +175,8 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
         if name not in schema.names:
             raise InputError(str(src), f"missing required column '{name}'", column=name)
     out_fmt = file_format(out)
-    con = duckdb.connect(config={"preserve_insertion_order": True})
+    # rows are written in no particular order: keeping input order costs time and memory
+    con = duckdb.connect(config={"preserve_insertion_order": False})
     try:
         if threads:
             con.execute(f"SET threads = {int(threads)}")
@@ -186,31 +190,37 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
                 kind = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "bool": "BOOLEAN"}
                 select.append(f"CAST(NULL AS {kind[col.type]}) AS \"{name}\"")
                 continue
+            ref = f'NULLIF("{name}", \'\')' if col.type == "str" else f'"{name}"'
             if name == "person_id":
                 continue
-            select.append(f'"{name}"')
+            select.append(f'{ref} AS "{name}"')
             if name not in needed and not col.always_required:
                 continue
             if col.always_required:
-                checks.append((name, f'"{name}" IS NULL', "a value is required"))
+                checks.append((name, f"{ref} IS NULL", "a value is required"))
             if col.digits is not None:
-                checks.append((name, f"NOT regexp_full_match(\"{name}\", '[0-9]{{{col.digits}}}')",
+                checks.append((name, f"(LENGTH({ref}) <> {col.digits} "
+                               f"OR LTRIM({ref}, '0123456789') <> '')",
                                f"not a {col.digits}-digit code"))
             if col.choices is not None:
                 items = ", ".join(sql_literal(c, "duckdb") for c in col.choices)
-                checks.append((name, f'"{name}" NOT IN ({items})',
+                checks.append((name, f"{ref} NOT IN ({items})",
                                "not one of " + ", ".join(col.choices)))
         arms = " ".join(
             f"WHEN {cond} THEN error('HUIMIN_INPUT|' || CAST(file_row_number + 1 AS VARCHAR) "
             f"|| '|{name}|{msg}|')" for name, cond, msg in checks)
-        pid = (f'CASE {arms} ELSE "person_id" END' if arms else '"person_id"')
+        pid_ref = "NULLIF(\"person_id\", '')"
+        arms = (f"WHEN {pid_ref} IS NULL THEN error('HUIMIN_INPUT|' || "
+                f"CAST(file_row_number + 1 AS VARCHAR) || '|person_id|a value is required|') "
+                + arms)
+        pid = f"CASE {arms} ELSE {pid_ref} END"
         source = (f"(SELECT {pid} AS \"person_id\", {', '.join(select)} "
                   f"FROM read_parquet({src_lit}, file_row_number = true)) src")
         q = compile_program(program, year, "duckdb", source)
         final = (f"SELECT person_id, eligible = 1 AS eligible, CAST(months AS BIGINT) AS months, "
                  f"{duckdb_amount_yuan('amount_fen')} AS amount_yuan, reasons, rule_version "
                  f"FROM ({q}) r")
-        fmt = "(FORMAT parquet, COMPRESSION zstd)" if out_fmt == "parquet" else "(FORMAT csv)"
+        fmt = "(FORMAT parquet)" if out_fmt == "parquet" else "(FORMAT csv)"
         with atomic_output(out) as tmp:
             try:
                 con.execute(f"COPY ({final}) TO {sql_literal(str(tmp), 'duckdb')} {fmt}")
@@ -231,11 +241,14 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
 def spark_session() -> Any:
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master("local[2]").appName("huimin-rules")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate())
+    session = (SparkSession.builder.master("local[2]").appName("huimin-rules")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.session.timeZone", "UTC")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def run_spark(program: Program, year: int, table: pa.Table, spark: Any = None) -> pa.Table:

@@ -100,17 +100,17 @@ def parse(text: str) -> Node:
         trees = sqlglot.parse(text)
     except (ParseError, TokenError) as exc:
         raise ExpressionError(f"cannot parse expression: {_first_line(str(exc))}") from exc
-    trees = [t for t in trees if t is not None]
-    if len(trees) != 1:
+    found = [t for t in trees if isinstance(t, exp.Expression)]
+    if len(found) != 1 or len(trees) != 1:
         raise ExpressionError("exactly one expression is allowed (no statements)")
-    return _convert(trees[0])
+    return _convert(found[0])
 
 
 def _first_line(msg: str) -> str:
     return msg.strip().splitlines()[0] if msg.strip() else msg
 
 
-def _convert(e: exp.Expression) -> Node:  # noqa: C901 - one branch per construct
+def _convert(e: exp.Expression) -> Node:
     if isinstance(e, exp.Paren):
         return _convert(e.this)
     if isinstance(e, exp.Column):
@@ -334,7 +334,7 @@ def _cmp(op: str, a: Value, b: Value) -> bool | None:
     return ops[op](a, b)
 
 
-def evaluate(node: Node, row: Mapping[str, Value]) -> Value:  # noqa: C901
+def evaluate(node: Node, row: Mapping[str, Value]) -> Value:
     """Evaluate with SQL semantics (three-valued logic) over one row."""
     if isinstance(node, Col):
         return row.get(node.name)
@@ -394,7 +394,7 @@ def evaluate(node: Node, row: Mapping[str, Value]) -> Value:  # noqa: C901
         assert isinstance(s, str) and isinstance(p, str)
         return s.startswith(p)
     vals: list[int | dt.date] = [a for a in args if isinstance(a, int | dt.date)]
-    return min(vals) if node.name == "least" else max(vals)  # type: ignore[type-var]
+    return min(vals) if node.name == "least" else max(vals)
 
 
 # ---------------------------------------------------------------------------- SQL generation
@@ -466,13 +466,12 @@ def to_sql(node: Node, dialect: Dialect, column: Callable[[str], str] | None = N
                     f"{sql_literal(prefix.value, dialect)})")
         if n.name == "coalesce":
             return f"COALESCE({', '.join(go(a) for a in n.args)})"
-        # least / greatest: NULL if any argument is NULL, identically on every engine
+        # least / greatest: NULL if any argument is NULL, identically on every engine (the
+        # engines' own functions differ on NULL; SQLite spells them min/max)
         args = [go(a) for a in n.args]
-        result = args[0]
-        cmp = "<=" if n.name == "least" else ">="
-        for other in args[1:]:
-            result = (f"(CASE WHEN {result} IS NULL OR {other} IS NULL THEN NULL "
-                      f"WHEN {result} {cmp} {other} THEN {result} ELSE {other} END)")
-        return result
+        sqlite_fn = "MIN" if n.name == "least" else "MAX"
+        fn = sqlite_fn if dialect == "sqlite" else n.name.upper()
+        any_null = " OR ".join(f"{a} IS NULL" for a in args)
+        return f"(CASE WHEN {any_null} THEN NULL ELSE {fn}({', '.join(args)}) END)"
 
     return go(node)

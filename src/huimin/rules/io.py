@@ -115,14 +115,18 @@ def _convert(path: Path, col: Column, data: pa.ChunkedArray,
     if pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.string())
     if pa.types.is_string(arr.type):
-        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arr), ""), True)
-        arr = pc.if_else(blank, pa.scalar(None, pa.string()), pc.utf8_trim_whitespace(arr))
+        if line_offset is not None:  # CSV cells are trimmed; Parquet values taken as they are
+            arr = pc.utf8_trim_whitespace(arr)
+        blank = pc.fill_null(pc.equal(arr, ""), True)
+        arr = pc.if_else(blank, pa.scalar(None, pa.string()), arr)
         if col.type == "date":
             ok_form = pc.match_substring_regex(arr, r"^\d{4}-\d{2}-\d{2}$")
             _fail(path, col, pc.fill_null(pc.invert(ok_form), False), arr, line_offset,
                   "'{value}' is not a date in YYYY-MM-DD format")
             parsed = pc.strptime(arr, format="%Y-%m-%d", unit="s", error_is_null=True)
-            bad = pc.and_(pc.is_valid(arr), pc.is_null(parsed))
+            # a date that does not exist (2023-02-30) must not roll over to another day
+            again = pc.strftime(parsed, format="%Y-%m-%d")
+            bad = pc.and_(pc.is_valid(arr), pc.fill_null(pc.not_equal(again, arr), True))
             _fail(path, col, bad, arr, line_offset, "'{value}' is not a valid date")
             out = parsed.cast(pa.date32())
         elif col.type == "int":

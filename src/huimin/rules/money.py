@@ -12,7 +12,7 @@ def yuan_to_fen(value: object) -> int:
 
     This is the single rounding rule: half up to the nearest fen.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise ValueError("amounts in yuan must be written as integers or decimal strings")
     try:
         dec = Decimal(str(value))

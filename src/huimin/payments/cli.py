@@ -1,0 +1,245 @@
+"""`huimin payments …`: payment cycles, batches, bank files, returns and reconciliation."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="发放：周期冻结、批次、银行文件、回盘、对账", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huimin.settings")
+    import django
+
+    django.setup()
+
+
+def _user(username: str) -> Any:
+    from huimin.accounts.models import User
+
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
+        err.print(f"用户 {username} 不存在")
+        raise typer.Exit(2) from None
+
+
+def _started(what: str) -> float:
+    # One line as the work begins (operators see it; the crash test waits for it).
+    print(f"开始：{what}", flush=True)
+    return time.perf_counter()
+
+
+def _fail(exc: Any) -> None:
+    from huimin.errors import FileRejected
+
+    err.print(f"[red]{exc.message}[/red]")
+    if isinstance(exc, FileRejected):
+        for e in exc.errors[:200]:
+            err.print(f"  {e}")
+        if len(exc.errors) > 200:
+            err.print(f"  …另有 {len(exc.errors) - 200} 处")
+    raise typer.Exit(1)
+
+
+def _get(model: Any, pk: int, what: str) -> Any:
+    try:
+        return model.objects.get(pk=pk)
+    except model.DoesNotExist:
+        err.print(f"{what} {pk} 不存在")
+        raise typer.Exit(2) from None
+
+
+@app.command("layouts")
+def list_layouts() -> None:
+    """List the bank file layouts."""
+    from huimin.payments.bankfile import layouts
+
+    table = Table("代码", "名称", "格式", "编码", "日期格式", "列")
+    for layout in layouts().values():
+        table.add_row(layout.code, layout.name, layout.format, layout.encoding,
+                      layout.date_format, "，".join(c.header for c in layout.columns))
+    console.print(table)
+
+
+@app.command("build-cycle")
+def build_cycle(
+    user: str = typer.Option(..., "--user", help="财务人员用户名（以其管辖区域建立周期）"),
+    year: int = typer.Option(..., "--year", help="申领年度"),
+    program: str = typer.Option("childcare-subsidy", "--program", help="项目代码"),
+    period: str = typer.Option("", "--period", help="发放期（默认同年度）"),
+    cut_off: str = typer.Option("", "--cut-off", help="截止日 YYYY-MM-DD（默认今天）"),
+) -> None:
+    """Freeze the entitlements of approved cases into a payment cycle (or add new ones)."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.programs.models import Program
+
+    actor = _user(user)
+    prog = Program.objects.filter(code=program).first()
+    if prog is None:
+        err.print(f"未知项目 {program}")
+        raise typer.Exit(2)
+    t0 = _started("冻结应发明细")
+    try:
+        cycle = actions.build_cycle(actor, program=prog, claim_year=year, period=period,
+                                    cut_off=date.fromisoformat(cut_off) if cut_off else None)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    console.print(f"周期 {cycle.number}（id {cycle.pk}）：应发 {cycle.payable_count} 人 "
+                  f"{cycle.payable_fen / 100:,.2f} 元，暂停 {cycle.held_count} 人；"
+                  f"用时 {time.perf_counter() - t0:.2f} 秒")
+
+
+@app.command("create-batch")
+def create_batch(
+    user: str = typer.Option(..., "--user", help="财务人员用户名"),
+    cycle: int = typer.Option(..., "--cycle", help="发放周期 id"),
+    layout: str = typer.Option("standard-csv", "--layout", help="银行文件格式代码"),
+) -> None:
+    """Put every waiting entitlement of a cycle into a new batch."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentCycle
+
+    actor = _user(user)
+    obj = _get(PaymentCycle, cycle, "发放周期")
+    t0 = _started("生成发放批次")
+    try:
+        batch = actions.create_batch(actor, obj, layout=layout)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    console.print(f"批次 {batch.number}（id {batch.pk}）：{batch.line_count} 笔 "
+                  f"{batch.total_fen / 100:,.2f} 元；用时 {time.perf_counter() - t0:.2f} 秒")
+
+
+@app.command("release")
+def release(
+    user: str = typer.Option(..., "--user", help="县级审批人用户名（不能是制表人）"),
+    batch: int = typer.Option(..., "--batch", help="批次 id"),
+) -> None:
+    """Release a batch for export (county approver, not the one who built it)."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentBatch
+
+    actor = _user(user)
+    obj = _get(PaymentBatch, batch, "批次")
+    try:
+        actions.release_batch(actor, obj)
+    except ActionError as exc:
+        _fail(exc)
+    console.print(f"批次 {obj.number} 已放行")
+
+
+@app.command("export")
+def export(
+    user: str = typer.Option(..., "--user", help="财务人员用户名"),
+    batch: int = typer.Option(..., "--batch", help="批次 id"),
+    out: Path = typer.Option(..., "--out", help="写出的银行文件路径"),
+) -> None:
+    """Write a released batch's bank file (the same bytes every time)."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentBatch
+
+    actor = _user(user)
+    obj = _get(PaymentBatch, batch, "批次")
+    t0 = _started("导出银行文件")
+    try:
+        data = actions.export_batch(actor, obj)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    out.write_bytes(data)
+    obj.refresh_from_db()
+    console.print(f"{out}：{len(data):,} 字节，{obj.line_count} 笔，SHA-256 {obj.file_sha256}；"
+                  f"用时 {time.perf_counter() - t0:.2f} 秒")
+
+
+@app.command("import-return")
+def import_return(
+    file: Path = typer.Argument(..., help="银行回盘文件"),
+    user: str = typer.Option(..., "--user", help="财务人员用户名"),
+    batch: int = typer.Option(..., "--batch", help="批次 id"),
+) -> None:
+    """Apply a bank return (all or nothing; the same file again changes nothing)."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentBatch
+
+    actor = _user(user)
+    obj = _get(PaymentBatch, batch, "批次")
+    data = file.read_bytes()
+    t0 = _started("导入银行回盘")
+    try:
+        counts = actions.import_return(actor, obj, data)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    console.print(f"成功 {counts['paid']} 笔，失败 {counts['failed']} 笔，"
+                  f"退回 {counts['returned']} 笔，无变化 {counts['unchanged']} 笔；"
+                  f"用时 {time.perf_counter() - t0:.2f} 秒")
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    user: str = typer.Option(..., "--user", help="用户名（财务、县级审批、审计）"),
+    cycle: int = typer.Option(..., "--cycle", help="发放周期 id"),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="同时写出 Excel 对账表"),
+) -> None:
+    """Reconcile a cycle: entitlements vs ledger vs bank. Exit 1 if there is any variance."""
+    _setup()
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from huimin.lib.money import format_yuan
+    from huimin.payments import reconcile
+    from huimin.payments.access import get_cycle_for_user
+
+    actor = _user(user)
+    try:
+        obj = get_cycle_for_user(actor, cycle)
+    except (Http404, PermissionDenied) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    report = reconcile.reconcile(obj)
+    table = Table("科目", "总账", "明细账", "按事件重建", title=f"发放周期 {obj.number}")
+    for b in report.balances:
+        table.add_row(b.label, format_yuan(b.ledger_fen), format_yuan(b.detail_fen),
+                      format_yuan(b.events_fen))
+    console.print(table)
+    for check in reconcile.CHECKS:
+        state = "[green]相符[/green]" if report.ok(check) else "[red]不符[/red]"
+        console.print(f"{check}：{state}")
+    for v in report.variances:
+        amounts = " / ".join(format_yuan(x) for x in (v.expected_fen, v.actual_fen)
+                             if x is not None)
+        console.print(f"  [{v.check}] {v.item} {amounts}：{v.cause}", markup=False)
+    if report.more:
+        console.print(f"  …另有 {report.more} 处差异未列出")
+    if xlsx is not None:
+        xlsx.write_bytes(reconcile.to_xlsx(report))
+        console.print(f"已写出 {xlsx}")
+    raise typer.Exit(0 if report.all_ok else 1)
+
+
+if __name__ == "__main__":
+    app()
