@@ -15,6 +15,7 @@ urlpatterns = [
     path("audit/", include("huimin.audit.urls")),
     path("payments/", include("huimin.payments.urls")),
     path("reports/", include("huimin.reports.urls")),
+    path("programs/", include("huimin.programs.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

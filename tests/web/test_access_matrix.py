@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,6 +65,15 @@ def _file(data: bytes, name: str) -> io.BytesIO:
     f = io.BytesIO(data)
     f.name = name
     return f
+
+
+def _whatif_proposal() -> io.BytesIO:
+    import huimin.rules
+
+    shipped = Path(huimin.rules.__file__).parent / "programs" / "childcare-subsidy.yaml"
+    text = shipped.read_text(encoding="utf-8").replace("monthly_rate_yuan: 300",
+                                                       "monthly_rate_yuan: 350")
+    return _file(text.encode(), "proposal.yaml")
 
 
 @dataclass
@@ -174,6 +184,10 @@ VIEWS: dict[str, Spec] = {
         only(302, ["finance"], {"cadre_a": 404, "cadre_b": 404, "township": 404}),
         data=lambda w: {"file": _file(pay_actions.sample_return(w.batch), "r.csv")}),
     "reports:summary": Spec("GET", lambda w: reverse("reports:summary"), ALL_OK),
+    "programs:whatif": Spec("POST", lambda w: reverse("programs:whatif"),
+                            only(200, ["county", "finance", "auditor"]),
+                            data=lambda w: {"program": "childcare-subsidy", "years": "2026",
+                                            "proposal": _whatif_proposal()}),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}

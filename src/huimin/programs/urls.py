@@ -1,0 +1,6 @@
+from django.urls import path
+
+from huimin.programs import views
+
+app_name = "programs"
+urlpatterns = [path("whatif/", views.whatif, name="whatif")]
