@@ -3,8 +3,6 @@ objection found unfounded, then township and county approval — a screenshot of
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,46 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from tests.conftest import PASSWORD, VILLAGE_A, Personas, artifacts_dir
+from tests.browser.conftest import login, logout, shot
+from tests.conftest import VILLAGE_A, Personas, artifacts_dir
 from tests.web.cases_helpers import make_rural_couple
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SH = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM set-up beside the browser's loop
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def shot(page: Any, name: str) -> None:
-    out = artifacts_dir() / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(out / f"rural-reward-{name}.png"), full_page=True)
-
-
-def login(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=who]")
-
-
-def logout(page: Any) -> None:
-    page.click("text=退出")
-    page.wait_for_selector("#id_username")
 
 
 def state(page: Any) -> str:
@@ -71,16 +35,16 @@ def test_rural_reward_from_intake_to_county_approval(page: Any, live_server: Any
 
         # the village cadre records the application
         login(page, base, "cadre_a")
-        shot(page, "01-cadre-home")
+        shot(page, "rural-reward-01-cadre-home")
         page.click("text=受理奖励扶助申请")
         page.fill("#subject", couple.husband.id_number)
         page.check("input[name=policy_status_confirmed]")
-        shot(page, "02-intake")
+        shot(page, "rural-reward-02-intake")
         page.click("button:has-text('受理')")
         page.wait_for_selector("[data-testid=state]")
         assert state(page) == "待村级审核"
         assert "960.00" in page.inner_text("[data-testid=amount]")
-        shot(page, "03-submitted")
+        shot(page, "rural-reward-03-submitted")
         case = Case.objects.get(subject=couple.husband)
 
         # village review, then the village posting
@@ -88,17 +52,17 @@ def test_rural_reward_from_intake_to_county_approval(page: Any, live_server: Any
         page.click("button:has-text('村级审核通过')")
         page.wait_for_selector("text=已村级审核通过")
         assert state(page) == "待乡镇审核"
-        shot(page, "04-village-approved")
+        shot(page, "rural-reward-04-village-approved")
         page.goto(f"{base}/notices/new/")
         page.select_option("#program", "rural-reward")
         page.fill("#objection_info", "四香村委会办公室，电话 0663-6612345，工作日 8:30–17:30")
-        shot(page, "05-notice-form")
+        shot(page, "rural-reward-05-notice-form")
         page.click("button:has-text('发布')")
         page.wait_for_selector("[data-testid=period]")
         assert page.inner_text("[data-testid=period]") == "2026-06-15 至 2026-06-21"
         body = page.content()
         assert "李**" in body and "李大山" not in body
-        shot(page, "06-village-notice")
+        shot(page, "rural-reward-06-village-notice")
         notice = Notice.objects.get()
         pdf = page.request.get(f"{base}/notices/{notice.pk}/pdf/")
         assert pdf.ok and pdf.body()[:5] == b"%PDF-"
@@ -111,30 +75,30 @@ def test_rural_reward_from_intake_to_county_approval(page: Any, live_server: Any
         page.click("button:has-text('登记异议')")
         page.wait_for_selector("text=已登记公示异议")
         assert page.inner_text("[data-testid=objection-status]") == "待核实"
-        shot(page, "07-objection-recorded")
+        shot(page, "rural-reward-07-objection-recorded")
         page.fill("textarea[name=finding]", "经入户核实并查询户籍，其子户口仍在本村，异议不成立")
         page.click("button:has-text('异议不成立')")
         page.wait_for_selector("text=已记录：异议不成立")
         assert page.inner_text("[data-testid=objection-status]") == "异议不成立"
-        shot(page, "08-objection-resolved")
+        shot(page, "rural-reward-08-objection-resolved")
         logout(page)
 
         # the township acts once the posting has ended
         clock.move_to(datetime(2026, 6, 22, 9, 0, tzinfo=SH))
         login(page, base, "township")
         assert case.number in page.inner_text("[data-testid=worklist]")
-        shot(page, "09-township-worklist")
+        shot(page, "rural-reward-09-township-worklist")
         page.click(f"text={case.number}")
         page.fill("#comment", "材料齐全，同意")
         page.click("button:has-text('乡镇审核通过')")
         page.wait_for_selector("text=已乡镇审核通过")
         assert state(page) == "待县级审批"
-        shot(page, "10-township-approved")
+        shot(page, "rural-reward-10-township-approved")
         page.goto(f"{base}/notices/new/")
         page.fill("#objection_info", "惠城镇卫健办，电话 0663-6600000")
         page.click("button:has-text('发布')")
         page.wait_for_selector("[data-testid=period]")
-        shot(page, "11-township-notice")
+        shot(page, "rural-reward-11-township-notice")
         logout(page)
 
         # the county approves after the township posting
@@ -145,7 +109,7 @@ def test_rural_reward_from_intake_to_county_approval(page: Any, live_server: Any
         page.click("button:has-text('县级审批通过')")
         page.wait_for_selector("text=已县级审批通过")
         assert state(page) == "已确认，待发放"
-        shot(page, "12-county-approved")
+        shot(page, "rural-reward-12-county-approved")
         letter = page.request.get(page.get_attribute("[data-testid=letter]", "href")
                                   .replace("/cases", f"{base}/cases", 1))
         assert letter.ok and letter.body()[:5] == b"%PDF-"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,45 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from tests.conftest import PASSWORD, VILLAGE_A, Personas, artifacts_dir, make_family
+from tests.browser.conftest import login, logout, shot
+from tests.conftest import VILLAGE_A, Personas, make_family
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM set-up beside the browser's loop
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900},
-                                      accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def shot(page: Any, name: str) -> None:
-    out = artifacts_dir() / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(out / f"skeleton-{name}.png"), full_page=True)
-
-
-def login(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=who]")
-
-
-def logout(page: Any) -> None:
-    page.click("text=退出")
-    page.wait_for_selector("#id_username")
 
 
 def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas: Personas,
@@ -64,17 +27,17 @@ def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas
         fam = make_family(personas.cadre_a, VILLAGE_A, date(2024, 2, 20))
 
         login(page, base, "cadre_a")
-        shot(page, "01-cadre-home")
+        shot(page, "skeleton-01-cadre-home")
         page.click("text=受理育儿补贴申请")
         page.fill("#child", fam.child.id_number)
         page.fill("#applicant", fam.mother.id_number)
-        shot(page, "02-cadre-intake")
+        shot(page, "skeleton-02-cadre-intake")
         page.click("button:has-text('受理')")
         page.wait_for_selector("[data-testid=state]")
         assert page.inner_text("[data-testid=state]") == "待乡镇初审"
         assert "3,600.00 元" in page.inner_text("[data-testid=amount]")
         assert "12 个月 × 300 元" in page.content()
-        shot(page, "03-case-submitted")
+        shot(page, "skeleton-03-case-submitted")
         case = Case.objects.get(subject=fam.child)
         logout(page)
 
@@ -84,7 +47,7 @@ def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas
         page.click("button:has-text('乡镇初审通过')")
         page.wait_for_selector("text=已乡镇初审通过")
         assert page.inner_text("[data-testid=state]") == "待县级确认"
-        shot(page, "04-township-approved")
+        shot(page, "skeleton-04-township-approved")
         logout(page)
 
         login(page, base, "county")
@@ -92,7 +55,7 @@ def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas
         page.click("button:has-text('县级确认通过')")
         page.wait_for_selector("text=已县级确认通过")
         assert page.inner_text("[data-testid=state]") == "已确认，待发放"
-        shot(page, "05-county-confirmed")
+        shot(page, "skeleton-05-county-confirmed")
         logout(page)
 
         login(page, base, "finance")
@@ -103,7 +66,7 @@ def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas
         page.click("button:has-text('生成发放批次')")
         page.wait_for_selector("[data-testid=batch-state]")
         assert page.inner_text("[data-testid=batch-state]") == "待审核放行"
-        shot(page, "06-batch")
+        shot(page, "skeleton-06-batch")
         batch_url = page.url
         logout(page)
 
@@ -128,10 +91,10 @@ def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas
         page.click("button:has-text('导入回盘')")
         page.wait_for_selector("text=回盘已导入")
         assert page.inner_text("[data-testid=batch-state]") == "已回盘"
-        shot(page, "07-return-imported")
+        shot(page, "skeleton-07-return-imported")
         logout(page)
 
         login(page, base, "cadre_a")
         page.goto(f"{base}/cases/{case.pk}/")
         assert page.inner_text("[data-testid=state]") == "已发放"
-        shot(page, "08-case-paid")
+        shot(page, "skeleton-08-case-paid")

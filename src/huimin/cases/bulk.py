@@ -3,12 +3,9 @@ nothing is recorded and every error is listed with its row, column and reason.""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.db import transaction
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
 
 from huimin.accounts.access import persons_for
 from huimin.cases import actions
@@ -17,7 +14,7 @@ from huimin.errors import ActionError, FileRejected, Forbidden, RowError
 from huimin.programs.entitlement import CHILDCARE
 from huimin.programs.models import Program
 from huimin.registry.crypto import id_hash
-from huimin.registry.importer import read_rows
+from huimin.registry.importer import read_rows, template_workbook
 
 COLUMNS = [
     ("项目代码", True, "childcare-subsidy / rural-reward / special-assistance"),
@@ -33,25 +30,7 @@ NO = {"否", "N", "NO", "FALSE", "0", ""}
 
 
 def template_xlsx() -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "批量受理"
-    ws.append(HEADER)
-    fill = PatternFill("solid", fgColor="FFF2CC")
-    for i, (_name, required, _hint) in enumerate(COLUMNS, start=1):
-        cell = ws.cell(row=1, column=i)
-        cell.font = Font(bold=True)
-        if required:
-            cell.fill = fill
-        ws.column_dimensions[cell.column_letter].width = 22
-    notes = wb.create_sheet("填写说明")
-    notes.append(["列", "必填", "说明"])
-    for name, required, hint in COLUMNS:
-        notes.append([name, "是" if required else "否", hint])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return template_workbook("批量受理", COLUMNS, width=22)
 
 
 def _text(row: list[Any], i: int) -> str:

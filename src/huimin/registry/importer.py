@@ -52,27 +52,32 @@ HEADER = [c[0] for c in COLUMNS]
 MAX_BYTES = 20 * 1024 * 1024
 
 
-def template_xlsx() -> bytes:
+def template_workbook(title: str, columns: list[tuple[str, bool, str]], width: int = 18) -> bytes:
+    """An import template: the header (required columns shaded) and a sheet of notes."""
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "人员登记"
-    ws.append(HEADER)
+    ws.title = title
+    ws.append([c[0] for c in columns])
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="FFF2CC")
-    for i, (_name, required, _hint) in enumerate(COLUMNS, start=1):
+    for i, (_name, required, _hint) in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=i)
         cell.font = bold
         if required:
             cell.fill = fill
-        ws.column_dimensions[cell.column_letter].width = 18
+        ws.column_dimensions[cell.column_letter].width = width
     notes = wb.create_sheet("填写说明")
     notes.append(["列", "必填", "说明"])
-    for name, required, hint in COLUMNS:
+    for name, required, hint in columns:
         notes.append([name, "是" if required else "否", hint])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def template_xlsx() -> bytes:
+    return template_workbook("人员登记", COLUMNS)
 
 
 def template_csv() -> bytes:
