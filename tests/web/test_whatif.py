@@ -67,6 +67,11 @@ def test_raising_the_rate_scales_cost_not_counts(county: None) -> None:
     body = [row for row in ws.iter_rows(min_row=3, values_only=True)]
     assert [(b[0], b[2], b[4]) for b in body] == [
         (r.area_code, r.base_count, r.proposal_count) for r in rows]
+    from huimin.audit.models import AuditEvent
+
+    runs = AuditEvent.objects.filter(action="programs.whatif", actor__username="county")
+    assert [e.data["export"] for e in runs.order_by("id")] == [False, True]
+    assert runs.first() is not None and runs.first().data["proposal"] == "育儿补贴-提标方案.yaml"
 
 
 def test_bad_input_is_named(county: None) -> None:
@@ -85,3 +90,26 @@ def test_bad_input_is_named(county: None) -> None:
     resp = c.post(reverse("programs:whatif"), {"program": "childcare-subsidy", "years": "2026",
                                                "proposal": txt})
     assert resp.status_code == 400 and "只接受 .yaml" in resp.content.decode()
+    from huimin.audit.models import AuditEvent
+
+    assert not AuditEvent.objects.filter(action="programs.whatif").exists()
+
+
+def test_other_area_is_not_counted(county: None, personas: Personas) -> None:
+    """A township reviewer may not run it; a county user sees only their own county's people."""
+    c = Client()
+    c.login(username="township", password=PASSWORD)
+    assert c.post(reverse("programs:whatif"), {"program": "childcare-subsidy", "years": "2026",
+                                               "proposal": proposal()}).status_code == 403
+    from huimin.accounts.models import User
+    from huimin.registry.areas import load_county
+    from huimin.registry.models import Area
+
+    load_county("440523")
+    outsider = User.objects.create_user(username="county_other", password=PASSWORD,
+                                        role="county_approver")
+    outsider.areas.set([Area.objects.get(code="440523000000")])
+    c.login(username="county_other", password=PASSWORD)
+    resp = c.post(reverse("programs:whatif"), {"program": "childcare-subsidy", "years": "2026",
+                                               "proposal": proposal()})
+    assert resp.status_code == 400 and "没有登记人员" in resp.content.decode()

@@ -36,6 +36,7 @@ ACTION_LABELS = {
     "batch.export": "导出银行文件",
     "batch.import_return": "导入银行回盘",
     "batch.release": "审批放行发放批次",
+    "programs.whatif": "政策测算",
     "batch.recheck": "整批复核后重新发放",
     "cycle.build": "冻结发放周期应发名单",
     "case.approve": "审核通过",

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from huimin.accounts.access import persons_for, require_role
 from huimin.accounts.models import Role
+from huimin.audit.events import record
 from huimin.programs.entitlement import catalog
 from huimin.programs.registry_view import registry_rows
 from huimin.rules import RulesError
@@ -68,6 +69,8 @@ def whatif(request: HttpRequest) -> HttpResponse:
         return render(request, "programs/whatif.html", context, status=400)
     rows = rows_or_error
     title = f"{program} 测算：现行规则 与 {upload.name}"
+    record(request.user, "programs.whatif", request.user, program=program, years=years,
+           proposal=upload.name or "", export="export" in request.POST, rows=len(rows))
     if "export" in request.POST:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "whatif.xlsx"
