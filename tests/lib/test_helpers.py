@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 from datetime import date
 
 import pytest
@@ -53,6 +55,10 @@ def test_secret_box_round_trip_and_keyed_hash() -> None:
     assert box.seal("x" * 5) != box.seal("x" * 5)  # fresh nonce each time
     assert box.keyed_hash("a") == box.keyed_hash("a")
     assert box.keyed_hash("a") != SecretBox("another-long-secret-value").keyed_hash("a")
+    # the stored look-up hashes are plain HMAC-SHA256 under the derived key: they must stay so
+    key = hashlib.sha256(b"huimin-mac:a-sufficiently-long-secret").digest()
+    for value in ("a", "acct:6228480012345678901", "id:11010519491231002X", "林" * 40, ""):
+        assert box.keyed_hash(value) == hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
     with pytest.raises(ValueError):
         SecretBox("short")
 

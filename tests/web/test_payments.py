@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from huimin.audit.models import AuditEvent
 from huimin.cases import actions as case_actions
 from huimin.cases.models import Case
+from huimin.cases.timeline import case_entries
 from huimin.errors import ActionError, Conflict, FileRejected, Forbidden
 from huimin.payments import actions as pay
 from huimin.payments import bankfile, ledger, reconcile
@@ -168,6 +169,28 @@ def test_frozen_amount_does_not_follow_the_case_and_reconciliation_says_so(
     assert v.difference_fen == 30000 and "冻结后变更" in v.cause
 
 
+def test_reconciliation_lists_lines_and_entitlements_whose_references_are_broken(
+    personas: Personas,
+) -> None:
+    # the bulk tables carry no database foreign keys: reconciliation is what notices
+    world(personas, 3)
+    batch = pay.create_batch(personas.finance, cycle_of(personas))
+    assert batch.cycle is not None
+    assert_books_clean(batch.cycle)
+    first, second = list(batch.lines.order_by("seq"))[:2]
+    other = Entitlement.objects.exclude(pk=first.entitlement_id).first()
+    assert other is not None
+    PaymentLine.objects.filter(pk=first.pk).update(entitlement_id=other.pk)  # another case's
+    PaymentLine.objects.filter(pk=second.pk).update(entitlement_id=10**9)   # none at all
+    missing = Entitlement.objects.get(pk=second.entitlement_id)
+    Entitlement.objects.filter(pk=missing.pk).update(case_id=10**9)
+    report = reconcile.reconcile(batch.cycle)
+    causes = {(v.item, v.cause) for v in report.variances if v.check == reconcile.VOUCHERS}
+    stray = "所属应发明细不存在、不属于本周期，或与案件不对应"
+    assert {(f"发放明细 {ln.reference}", stray) for ln in (first, second)} <= causes
+    assert (f"应发明细 #{missing.pk}", f"所属案件 #{10**9} 不存在") in causes
+
+
 def test_only_one_builder_at_a_time_and_only_finance(personas: Personas) -> None:
     world(personas, 1)
     with pytest.raises(Forbidden):
@@ -202,9 +225,12 @@ def test_a_batch_needs_release_by_a_second_person(personas: Personas) -> None:
         pay.release_batch(personas.county, batch)
     batch.refresh_from_db()
     assert (batch.state, batch.released_by_id) == (BatchState.RELEASED, personas.county.pk)
-    events = AuditEvent.objects.filter(action="case.add_to_batch",
-                                       case_id__in=[c.pk for c in w.cases])
-    assert sorted(e.data["amount_fen"] for e in events) == sorted(c.amount_fen for c in w.cases)
+    [ev] = AuditEvent.objects.filter(action="batch.create", object_id=str(batch.pk))
+    assert ev.data["total_fen"] == sum(c.amount_fen for c in w.cases)
+    added = [e for e in case_entries({c.pk: c for c in w.cases}, {})
+             if e.action == "case.add_to_batch"]
+    assert sorted(e.case.pk for e in added if e.case) == sorted(c.pk for c in w.cases)
+    assert all(batch.number in e.detail and e.actor == str(personas.finance) for e in added)
     with pytest.raises(ActionError, match="没有待发放"):
         pay.create_batch(personas.finance, batch.cycle)  # nobody is paid in two batches
 
@@ -272,6 +298,36 @@ def test_bank_file_layouts_are_deterministic_with_control_totals(
         assert wb.properties.modified == datetime(2000, 1, 1)
 
 
+@pytest.mark.parametrize("layout", ["standard-csv", "rcc-gbk-csv"])
+def test_a_csv_bank_file_written_column_wise_is_the_one_written_row_by_row(
+    personas: Personas, layout: str,
+) -> None:
+    import pyarrow as pa
+
+    spec = bankfile.get_layout(layout)
+    names = ["陈秀英", "林小宝", "黄欣怡"]
+    args = {"number": "PB202600007", "seq": pa.array([1, 2, 12], pa.int64()),
+            "payee_name": pa.array(names), "account": pa.array(["6228480012345678901"] * 3),
+            "bank_name": pa.array(["中国农业银行惠来县支行"] * 3),
+            "amount_fen": pa.array([360000, 180050, 7], pa.int64()), "purpose": "2026年度育儿补贴",
+            "pay_date": date(2026, 6, 15)}
+
+    def by_rows(payees: list[str]) -> tuple[bytes, bankfile.Totals]:
+        return bankfile.render(spec, [
+            bankfile.ExportLine(s, f"PB202600007-{s:06d}", name, "6228480012345678901",
+                                "中国农业银行惠来县支行", fen, "2026年度育儿补贴")
+            for s, name, fen in zip([1, 2, 12], payees, [360000, 180050, 7], strict=True)],
+            date(2026, 6, 15))
+
+    assert bankfile.render_columns(spec, **args) == by_rows(names)
+    # a cell that needs quoting is left to the csv module, which quotes it
+    quoted = ["陈秀英", "林,小宝", '黄"欣怡']
+    assert bankfile.render_columns(spec, **{**args, "payee_name": pa.array(quoted)}) is None
+    data, _totals = by_rows(quoted)
+    assert '"林,小宝"' in data.decode(spec.encoding)
+    assert bankfile.render_columns(bankfile.get_layout("abc-xlsx"), **args) is None
+
+
 def test_a_name_outside_gbk_is_refused_for_a_gbk_layout(personas: Personas) -> None:
     fam = make_family(personas.cadre_a, VILLAGE_A, date(2024, 2, 2), surname="𠮷")
     approved(personas, fam)
@@ -331,8 +387,55 @@ def test_return_paid_failed_returned_and_idempotent(personas: Personas, layout: 
     assert bal[A.PAID] == lines[0].amount_fen
     assert bal[A.FAILED] == lines[1].amount_fen and bal[A.RETURNED] == lines[2].amount_fen
     assert bal[A.IN_BANK] == 0 and bal[A.ALLOCATION] == -sum(c.amount_fen for c in w.cases)
-    assert AuditEvent.objects.filter(action="case.payment_returned").count() == 1
+    # one event for the file, and each case's step in its history, with the bank's reason
+    [ev] = AuditEvent.objects.filter(action="batch.import_return", object_id=str(batch.pk))
+    assert ev.data["returned"] == 1 and ev.data["returned_fen"] == lines[2].amount_fen
+    cases = {c.pk: c for c in Case.objects.filter(pk__in=[ln.case_id for ln in lines])}
+    steps = [(e.case.pk if e.case else None, e.action, e.detail)
+             for e in case_entries(cases, {}) if e.action.startswith("case.pa")]
+    assert [(c, a) for c, a, _ in steps] == [(lines[0].case_id, "case.paid"),
+                                              (lines[1].case_id, "case.payment_failed"),
+                                              (lines[2].case_id, "case.payment_returned")]
+    assert "户名不符" in steps[2][2] and f"序号 {lines[2].seq}" in steps[2][2]
     assert_books_clean(batch.cycle)
+
+
+@pytest.mark.parametrize("layout", ["standard-csv", "rcc-gbk-csv"])
+def test_a_return_read_column_wise_matches_the_row_by_row_reading(
+    personas: Personas, layout: str,
+) -> None:
+    world(personas, 4)
+    batch = exported(personas, layout)
+    lines = list(batch.lines.order_by("seq"))
+    data = pay.sample_return(batch, {lines[1].reference: "账户已冻结",
+                                     lines[3].reference: "  户名不符 "},
+                             returned={lines[3].reference})
+    lay = bankfile.get_layout(layout)
+    cols = bankfile.read_return_columns(lay, data)
+    assert cols is not None and len(cols) == 4
+    fast = pay._check_return_columns(batch, cols)
+    parsed = bankfile.parse_return(lay, data)
+    slow = pay._Checked.of(parsed, pay._check_return(batch, parsed))
+    assert fast is not None
+    rows = sorted(zip(*(fast.changes.column(i).to_pylist() for i in range(3)), strict=True))
+    assert rows == sorted(slow.changes) == [
+        (lines[0].pk, "paid", ""), (lines[1].pk, "failed", "账户已冻结"),
+        (lines[2].pk, "paid", ""), (lines[3].pk, "returned", "户名不符")]
+    assert (fast.changed, fast.tallies, fast.sums, fast.lines, fast.totals) == (
+        slow.changed, slow.tallies, slow.sums, slow.lines, slow.totals)
+    assert fast.sums["returned"] == lines[3].amount_fen
+
+    # anything unusual is left to the row-by-row reading, which names the rows
+    text = data.decode(lay.encoding)
+    assert bankfile.read_return_columns(lay, text.replace("\r\n", "\r\n,,,,\r\n", 1)
+                                        .encode(lay.encoding)) is None  # a blank row
+    assert bankfile.read_return_columns(lay, data.replace(b",", b";", 3)) is None
+    assert bankfile.read_return_columns(lay, data + b"\r\n\r\n") is None
+    assert bankfile.read_return_columns(bankfile.get_layout("abc-xlsx"), data) is None
+    other = bankfile.render_return(lay, [(ln.reference, "6222000000000000001", ln.amount_fen,
+                                          "paid", "") for ln in lines])
+    assert bankfile.read_return_columns(lay, other) is not None
+    assert pay._check_return_columns(batch, bankfile.read_return_columns(lay, other)) is None
 
 
 def _refused(personas: Personas, batch: PaymentBatch, data: bytes) -> FileRejected:
@@ -408,6 +511,22 @@ def test_bad_returns_are_refused_whole_with_line_and_reason(personas: Personas) 
     err = _refused(personas, batch, short)
     assert "缺少 2 笔" in err.errors[0].reason
     assert _rewrite(batch, dropped) == pay.sample_return(batch)
+
+    # Rows that cannot be read are each named; a blank row in between is passed over
+    rows = good.split("\r\n")
+    rows[1] = rows[1].replace(",成功,", ",已到账,")            # an unknown result word
+    rows[2] = rows[2].replace(",成功,", ",失败,")              # failed without the reason
+    rows[3] = rows[3].replace(bankfile.fen_to_yuan(batch.lines.get(seq=3).amount_fen),
+                              "三千六")                        # not an amount
+    rows.insert(2, ",,,,")
+    err = _refused(personas, batch, "\r\n".join(rows).encode())
+    assert [(e.row, e.column) for e in err.errors] == [(2, "处理结果"), (4, "失败原因"),
+                                                       (5, "金额")]
+    assert err.errors[0].reason == "「已到账」应为 成功、失败、退回 之一"
+    short_row = good.split("\r\n")
+    short_row[2] = short_row[2].rsplit(",", 2)[0]
+    err = _refused(personas, batch, "\r\n".join(short_row).encode())
+    assert [(e.row, e.column) for e in err.errors] == [(3, "整行")]
 
     # Through the web: a 400 page listing the rows; nothing applied.
     upload = io.BytesIO(tampered_total.encode())

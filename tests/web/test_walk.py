@@ -12,8 +12,8 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from huimin.audit.models import AuditEvent
 from huimin.cases.models import Case
+from huimin.cases.timeline import case_entries
 from huimin.payments import actions as pay_actions
 from huimin.payments.models import PaymentBatch, PaymentCycle, PaymentLine
 from tests.conftest import PASSWORD, Family, Personas
@@ -94,10 +94,23 @@ def test_walk_through_the_web_ui(personas: Personas, family_a: Family) -> None:
     case.refresh_from_db()
     assert case.state == "paid"
     assert "已发放" in cadre.get(reverse("cases:detail", args=[case.pk])).content.decode()
-    actions = list(AuditEvent.objects.filter(case_id=case.pk).order_by("id")
-                   .values_list("action", flat=True))
+    actions = [e.action for e in case_entries({case.pk: case}, {})]
     assert actions == ["case.submit", "case.township_review", "case.county_confirm",
                        "case.add_to_batch", "case.paid"]
+    # the auditor finds the batch and the return by the case, and by the person
+    auditor = login(personas.auditor)
+
+    def events(**params: str) -> str:
+        page = auditor.get(reverse("audit:search"), params).content.decode()
+        return page.split('data-testid="events"')[1]
+
+    for params in ({"case": case.number}, {"person": family_a.child.id_number}):
+        found = events(**params)
+        assert "生成发放批次" in found and "导入银行回盘" in found, params
+    assert "生成发放批次" not in events(case="2026-999999")
+    household = cadre.get(reverse("registry:household", args=[family_a.child.household_id]))
+    page = household.content.decode()
+    assert "纳入发放批次" in page and "发放成功" in page and batch.number in page
 
 
 def test_walk_through_the_api_with_a_failed_line_paid_later(

@@ -45,6 +45,10 @@ ACTION_LABELS = {
     "payment.overpaid": "登记多发应追回款",
 }
 
+#: events that stand for every line of a payment batch: its creation (each case put in it) and
+#: each bank return imported (each case paid, failed or returned); a case's part is its line
+BATCH_ACTIONS = ("batch.create", "batch.import_return")
+
 
 def record(
     actor: Any,

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from huimin.accounts.access import area_prefixes, require_role
 from huimin.accounts.models import Role
-from huimin.audit.events import ACTION_LABELS, record
+from huimin.audit.events import ACTION_LABELS, BATCH_ACTIONS, record
 from huimin.audit.models import AuditEvent
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Person
@@ -36,6 +36,17 @@ def _case_id(value: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
+def _batch_events(**lines: Any) -> Q:
+    """The batch and return events that stand for the payment steps of the matching lines
+    (one event per batch or return file, not one per case)."""
+    from huimin.payments.models import PaymentLine
+
+    batches = (PaymentLine.objects.filter(**lines).values_list("batch_id", flat=True)
+               .distinct()[:1000])
+    return Q(action__in=BATCH_ACTIONS, object_type="paymentbatch",
+             object_id__in=[str(b) for b in batches])
+
+
 def search_events(user: Any, params: Any) -> tuple[Any, list[str]]:
     errors: list[str] = []
     scope = Q()
@@ -46,12 +57,12 @@ def search_events(user: Any, params: Any) -> tuple[Any, list[str]]:
     if person:
         if len(person) == 18:
             found = Person.objects.filter(id_hash=id_hash(person.upper())).first()
-            qs = qs.filter(person_id=found.pk if found else -1)
+            ids = [found.pk if found else -1]
         elif person.isdigit():
-            qs = qs.filter(person_id=int(person))
+            ids = [int(person)]
         else:
             ids = list(Person.objects.filter(name=person).values_list("pk", flat=True)[:200])
-            qs = qs.filter(person_id__in=ids)
+        qs = qs.filter(Q(person_id__in=ids) | _batch_events(case__subject_id__in=ids))
     actor = params.get("user", "").strip()
     if actor:
         qs = qs.filter(Q(actor__username=actor) | Q(actor__display_name=actor))
@@ -60,7 +71,8 @@ def search_events(user: Any, params: Any) -> tuple[Any, list[str]]:
         case_id = _case_id(case)
         if case_id is None:
             errors.append("案件：请输入案件号（如 2026-000123）")
-        qs = qs.filter(case_id=case_id if case_id is not None else -1)
+        case_id = case_id if case_id is not None else -1
+        qs = qs.filter(Q(case_id=case_id) | _batch_events(case_id=case_id))
     tz = timezone.get_current_timezone()
     for key, op in (("from", "gte"), ("to", "lt")):
         raw = params.get(key, "").strip()

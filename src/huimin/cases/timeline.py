@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from huimin.audit.events import ACTION_LABELS
+from huimin.audit.events import ACTION_LABELS, BATCH_ACTIONS
 from huimin.audit.models import AuditEvent
 from huimin.cases.models import Case
 from huimin.cases.reasons import reason_labels
@@ -59,17 +59,74 @@ def describe(ev: AuditEvent) -> str:
     return "；".join(parts)
 
 
-def household_timeline(household: Household, members: list[Person]) -> list[Entry]:
-    ids = [p.pk for p in members]
-    names = {p.pk: p.name for p in members}
-    cases = {c.pk: c for c in Case.objects.filter(subject_id__in=ids).select_related("program")}
-    events = (AuditEvent.objects.filter(Q(person_id__in=ids) | Q(case_id__in=list(cases)))
-              .exclude(action__in=NOT_IN_FILE).select_related("actor").order_by("at", "id"))
+#: a case's payment steps, by the bank's result of its line
+LINE_RESULT_ACTION = {"paid": "case.paid", "failed": "case.payment_failed",
+                      "returned": "case.payment_returned"}
+
+
+def _actor(ev: AuditEvent) -> str:
+    return str(ev.actor) if ev.actor else "系统"
+
+
+def payment_entries(cases: dict[int, Case], names: dict[int, str]) -> list[Entry]:
+    """Each case's payment steps. A batch and a bank return are one audit event each for all
+    their lines; a case's part of it is its line (batch, sequence, amount, the bank's result)."""
+    from huimin.payments.models import PaymentLine
+
+    lines = list(PaymentLine.objects.filter(case_id__in=list(cases))
+                 .select_related("batch").order_by("id"))
+    if not lines:
+        return []
+    events = (AuditEvent.objects.filter(action__in=BATCH_ACTIONS, object_type="paymentbatch",
+                                        object_id__in=sorted({str(ln.batch_id) for ln in lines}))
+              .select_related("actor"))
+    created: dict[int, AuditEvent] = {}
+    settled: dict[int, AuditEvent] = {}
+    for ev in events:
+        if ev.action == "batch.create":
+            created[int(ev.object_id)] = ev
+        elif isinstance((ev.data or {}).get("bank_return"), int):
+            settled[int(ev.data["bank_return"])] = ev
+    out = []
+    for ln in lines:
+        case = cases[ln.case_id]
+        person = names.get(case.subject_id, "")
+        where = f"批次 {ln.batch.number}；序号 {ln.seq}；金额 {format_yuan(ln.amount_fen)} 元"
+        added = created.get(ln.batch_id)
+        if added is not None:
+            out.append(Entry(added.at, _actor(added), "case.add_to_batch",
+                             ACTION_LABELS["case.add_to_batch"], person, case, where))
+        result = settled.get(ln.settled_by_id or 0)
+        if result is not None and ln.status in LINE_RESULT_ACTION:
+            action = LINE_RESULT_ACTION[ln.status]
+            detail = where + (f"；银行说明：{ln.bank_reason}" if ln.bank_reason else "")
+            out.append(Entry(result.at, _actor(result), action, ACTION_LABELS[action], person,
+                             case, detail))
+    return out
+
+
+def case_entries(cases: dict[int, Case], names: dict[int, str],
+                 person_ids: list[int] | None = None) -> list[Entry]:
+    """Everything done for these cases (and persons), in order, payment steps included."""
+    who = Q(case_id__in=list(cases))
+    if person_ids:
+        who |= Q(person_id__in=person_ids)
+    events = (AuditEvent.objects.filter(who).exclude(action__in=NOT_IN_FILE)
+              .select_related("actor").order_by("at", "id"))
     out = []
     for ev in events:
         case = cases.get(ev.case_id) if ev.case_id else None
         person = names.get(ev.person_id or 0, "") or (names.get(case.subject_id, "")
                                                       if case else "")
-        out.append(Entry(ev.at, str(ev.actor) if ev.actor else "系统", ev.action,
+        out.append(Entry(ev.at, _actor(ev), ev.action,
                          ACTION_LABELS.get(ev.action, ev.action), person, case, describe(ev)))
+    out.extend(payment_entries(cases, names))
+    out.sort(key=lambda e: e.at)  # stable: events keep their order within one moment
     return out
+
+
+def household_timeline(household: Household, members: list[Person]) -> list[Entry]:
+    ids = [p.pk for p in members]
+    names = {p.pk: p.name for p in members}
+    cases = {c.pk: c for c in Case.objects.filter(subject_id__in=ids).select_related("program")}
+    return case_entries(cases, names, ids)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
-import hmac
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,6 +23,10 @@ class SecretBox:
         self._enc_key = hashlib.sha256(b"huimin-enc:" + raw).digest()
         self._mac_key = hashlib.sha256(b"huimin-mac:" + raw).digest()
         self._aead = AESGCM(self._enc_key)
+        # HMAC-SHA256 (RFC 2104) with the key's inner and outer pads hashed once: a keyed
+        # hash is then two copies of a SHA-256 state, a million at a time for a bank return
+        self._mac_inner = hashlib.sha256(bytes(b ^ 0x36 for b in self._mac_key.ljust(64, b"\0")))
+        self._mac_outer = hashlib.sha256(bytes(b ^ 0x5C for b in self._mac_key.ljust(64, b"\0")))
 
     def seal(self, plaintext: str) -> str:
         nonce = os.urandom(12)
@@ -30,8 +34,14 @@ class SecretBox:
         return base64.b64encode(nonce + ct).decode()
 
     def unseal(self, token: str) -> str:
-        blob = base64.b64decode(token)
+        blob = binascii.a2b_base64(token)  # what b64decode does, without its Python wrapper
         return self._aead.decrypt(blob[:12], blob[12:], None).decode()
 
     def keyed_hash(self, value: str) -> str:
-        return hmac.new(self._mac_key, value.encode(), hashlib.sha256).hexdigest()
+        """HMAC-SHA256 of the value under the derived key, as hex (``hmac.new(key, value,
+        sha256).hexdigest()``)."""
+        inner = self._mac_inner.copy()
+        inner.update(value.encode())
+        outer = self._mac_outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()

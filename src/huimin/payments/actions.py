@@ -52,9 +52,10 @@ T_PERSON = "registry_person"
 T_AREA = "registry_area"
 T_ACCOUNT = "registry_bankaccount"
 T_FIX = LineCorrection._meta.db_table
-# An entitlement (alias e) waits for a batch unless a line of it paid, is at the bank, or
-# failed and was not corrected (models.waiting, in SQL).
-WAITING = (f"NOT EXISTS (SELECT 1 FROM {T_LINE} w WHERE w.entitlement_id = e.id AND "
+# An entitlement (alias e) waits for a batch unless a line of its case paid, is at the bank, or
+# failed and was not corrected (models.waiting, in SQL). A case has one entitlement, so its
+# lines are found by the case (indexed) rather than by the entitlement.
+WAITING = (f"NOT EXISTS (SELECT 1 FROM {T_LINE} w WHERE w.case_id = e.case_id AND "
            f"(w.status IN ('{LineStatus.PENDING}', '{LineStatus.PAID}') OR NOT EXISTS "
            f"(SELECT 1 FROM {T_FIX} k WHERE k.line_id = w.id)))")
 
@@ -124,7 +125,8 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
         raise Conflict(f"发放周期 {cycle.number} 已结束")
     prefix = area.prefix
     sql.set_based()
-    before = _cycle_totals(cycle)
+    before = (_cycle_totals(cycle) if not created else
+              {"payable_count": 0, "payable_fen": 0, "held_count": 0, "held_fen": 0})
     held = (
         f"CASE WHEN p.death_date IS NOT NULL AND p.death_date <= %s THEN '{HeldReason.DIED}' "
         f"WHEN pa.code NOT LIKE %s THEN '{HeldReason.MOVED}' "
@@ -159,7 +161,7 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
         FROM (
             SELECT c.id, c.subject_id, c.area_id, c.bank_account_id, c.amount_fen, c.months,
                 COALESCE({sql.json_text("c.explanation", "rule_version")}, '') AS rule_version,
-                c.version, c.explanation, p.death_date, ca.code AS area_code,
+                c.version, c.explanation, p.death_date,
                 {held} AS reason
             FROM {T_CASE} c
             JOIN {T_AREA} ca ON ca.id = c.area_id
@@ -170,15 +172,18 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
               AND ca.code LIKE %s
               AND NOT EXISTS (SELECT 1 FROM {T_ENT} e WHERE e.case_id = c.id)
         ) s
-        ORDER BY s.area_code, s.id
+        -- in case order: entitlements, then lines and the bank file, follow the cases, and
+        -- the indexes on the case are written from left to right
+        ORDER BY s.id
         """,
         [cycle.pk, sql.ts(now), sql.day(cut_off), prefix + "%", program.pk, claim_year,
          prefix + "%"],
     )
+    sql.analyze(T_ENT, inserted)
     stats = _cycle_totals(cycle)
     new_fen = stats["payable_fen"] - before["payable_fen"]
     new_count = stats["payable_count"] - before["payable_count"]
-    versions = sorted({v for v in Entitlement.objects.filter(cycle=cycle)
+    versions = sorted({v for v in Entitlement.objects.filter(cycle=cycle).order_by()
                        .values_list("rule_version", flat=True).distinct() if v})
     PaymentCycle.objects.filter(pk=cycle.pk).update(built_at=now, rule_versions=versions,
                                                     **stats)
@@ -231,35 +236,28 @@ def create_batch(actor: Any, cycle: PaymentCycle, *,
             count = sql.execute(
                 f"""
                 INSERT INTO {T_LINE} (batch_id, case_id, entitlement_id, seq, payee_name,
-                    bank_name, account_sealed, account_hash, account_masked, amount_fen,
-                    status, bank_reason)
-                SELECT %s, e.case_id, e.id, ROW_NUMBER() OVER (ORDER BY e.id), p.name,
-                    ba.bank_name, ba.account_sealed, ba.account_hash, ba.account_masked,
-                    e.amount_fen, '{LineStatus.PENDING}', ''
-                FROM {T_ENT} e
-                JOIN {T_CASE} c ON c.id = e.case_id
-                JOIN {T_ACCOUNT} ba ON ba.id = e.bank_account_id
+                    bank_name, bank_account_id, amount_fen, status, bank_reason, live)
+                SELECT %s, w.case_id, w.id, w.seq, p.name, ba.bank_name, ba.id,
+                    w.amount_fen, '{LineStatus.PENDING}', '', %s
+                FROM (
+                    -- number the waiting entitlements on narrow rows, then fetch the payee
+                    SELECT e.id, e.case_id, e.bank_account_id, e.amount_fen,
+                        ROW_NUMBER() OVER (ORDER BY e.id) AS seq
+                    FROM {T_ENT} e
+                    JOIN {T_CASE} c ON c.id = e.case_id
+                    JOIN {T_ACCOUNT} a ON a.id = e.bank_account_id
+                    WHERE e.cycle_id = %s AND e.status = %s AND a.active = %s
+                      AND c.state IN {from_states} AND {WAITING}
+                ) w
+                JOIN {T_ACCOUNT} ba ON ba.id = w.bank_account_id
                 JOIN {T_PERSON} p ON p.id = ba.person_id
-                WHERE e.cycle_id = %s AND e.status = %s AND ba.active = %s
-                  AND c.state IN {from_states} AND {WAITING}
                 """,
-                [batch.pk, cycle.pk, EntitlementStatus.PAYABLE, True])
+                [batch.pk, True, cycle.pk, EntitlementStatus.PAYABLE, True])
     except IntegrityError:
         raise Conflict("有案件已在其他未完成的批次中，请刷新后重试") from None
     if count == 0:
         raise ActionError(f"发放周期 {cycle.number} 没有待发放且有有效收款账户的应发明细")
-    data = sql.json_object([
-        ("old", "c.state"), ("new", f"'{to_state}'"), ("cycle", str(int(cycle.pk))),
-        ("batch", str(int(batch.pk))), ("seq", "l.seq"), ("amount_fen", "l.amount_fen")])
-    sql.execute(
-        f"""
-        INSERT INTO {T_AUDIT} (at, actor_id, action, object_type, object_id, person_id,
-            case_id, area_code, data)
-        SELECT %s, %s, 'case.add_to_batch', 'case', CAST(c.id AS TEXT), c.subject_id, c.id,
-            a.code, {data}
-        FROM {T_LINE} l JOIN {T_CASE} c ON c.id = l.case_id JOIN {T_AREA} a ON a.id = c.area_id
-        WHERE l.batch_id = %s
-        """, [sql.ts(now), actor.pk, batch.pk])
+    sql.analyze(T_LINE, count)
     moved = sql.execute(
         f"""UPDATE {T_CASE} SET state = '{to_state}', version = version + 1, updated_at = %s
             WHERE id IN (SELECT case_id FROM {T_LINE} WHERE batch_id = %s)
@@ -274,9 +272,12 @@ def create_batch(actor: Any, cycle: PaymentCycle, *,
                 memo=f"{batch.number} 纳入 {batch.line_count} 笔",
                 moves=[(A.IN_BANK, A.PAYABLE, batch.total_fen)])
     left = waiting(Entitlement.objects.filter(cycle=cycle)).count()
+    # One event for the whole batch: each case's part of it (纳入发放批次, from approved or a
+    # failed payment to in payment) is its line, which names the batch, sequence and amount.
     record(actor, "batch.create", batch, area_code=cycle.area.code, cycle=cycle.pk,
-           lines=batch.line_count, total_fen=batch.total_fen, layout=layout,
-           still_waiting=left)
+           batch=batch.pk, lines=batch.line_count, total_fen=batch.total_fen, layout=layout,
+           still_waiting=left, case_transition=str(Transition.ADD_TO_BATCH),
+           case_state=to_state)
     return batch
 
 
@@ -305,23 +306,33 @@ def release_batch(actor: Any, batch: PaymentBatch) -> PaymentBatch:
 
 def render_bank_file(batch: PaymentBatch) -> tuple[bytes, bankfile.Totals]:
     """The bank file of a released batch, in its layout. Same batch, same bytes."""
+    import pyarrow as pa
+
     layout = bankfile.get_layout(batch.layout)
     b = box()
     purpose = f"{batch.claim_year}年度{batch.program.name}"
     number = batch.number
     assert batch.released_at is not None
-    rows = (PaymentLine.objects.filter(batch=batch).order_by("seq")
-            .values_list("seq", "payee_name", "account_sealed", "bank_name", "amount_fen")
-            .iterator(chunk_size=20000))
-    lines = (bankfile.ExportLine(seq, f"{number}-{seq:06d}", name, b.unseal(sealed), bank,
-                                 fen, purpose)
-             for seq, name, sealed, bank, fen in rows)
-    try:
-        return bankfile.render(layout, lines, timezone.localtime(batch.released_at).date())
-    finally:
-        close = getattr(rows, "close", None)  # a refused file stops early: close the
-        if close is not None:                 # server-side cursor while in the transaction
-            close()
+    pay_date = timezone.localtime(batch.released_at).date()
+    lines = sql.fetch_arrow(
+        f"SELECT l.seq, l.payee_name, ba.account_sealed, l.bank_name, l.amount_fen "
+        f"FROM {T_LINE} l JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id "
+        f"WHERE l.batch_id = %s ORDER BY l.seq", [batch.pk],
+        [("seq", pa.int64()), ("payee_name", pa.string()), ("account_sealed", pa.string()),
+         ("bank_name", pa.string()), ("amount_fen", pa.int64())])
+    accounts = [b.unseal(t) for t in lines.column("account_sealed").to_pylist()]
+    done = bankfile.render_columns(
+        layout, number=number, seq=lines.column("seq"), payee_name=lines.column("payee_name"),
+        account=pa.array(accounts, pa.string()), bank_name=lines.column("bank_name"),
+        amount_fen=lines.column("amount_fen"), purpose=purpose, pay_date=pay_date)
+    if done is not None:
+        return done
+    rows = zip(lines.column("seq").to_pylist(), lines.column("payee_name").to_pylist(),
+               accounts, lines.column("bank_name").to_pylist(),
+               lines.column("amount_fen").to_pylist(), strict=True)
+    return bankfile.render(layout, (
+        bankfile.ExportLine(seq, f"{number}-{seq:06d}", name, account, bank, fen, purpose)
+        for seq, name, account, bank, fen in rows), pay_date)
 
 
 @transaction.atomic
@@ -373,7 +384,8 @@ def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_C
     prefix = batch.number + "-"
     lines = {seq: (pk, amount, acct_hash, status) for pk, seq, amount, acct_hash, status in
              PaymentLine.objects.filter(batch=batch)
-             .values_list("id", "seq", "amount_fen", "account_hash", "status").iterator(20000)}
+             .values_list("id", "seq", "amount_fen", "bank_account__account_hash", "status")
+             .iterator(20000)}
     errors: list[RowError] = []
     changes: list[_Change] = []
     seen: set[int] = set()
@@ -418,6 +430,90 @@ def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_C
     return changes
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A return matched with its batch: the lines it changes and what it declares."""
+
+    changes: Any  # (line id, result, reason) rows, or an Arrow table of them
+    n_changes: int
+    changed: dict[str, int]  # changes per result
+    tallies: dict[str, int]  # lines per result, in the whole file
+    sums: dict[str, int]  # fen per result, in the whole file
+    lines: int
+    totals: bankfile.Totals
+
+    @classmethod
+    def of(cls, parsed: bankfile.ParsedReturn, changes: list[_Change]) -> _Checked:
+        changed = dict.fromkeys(bankfile.RESULTS, 0)
+        for c in changes:
+            changed[c.result] += 1
+        tallies = dict.fromkeys(bankfile.RESULTS, 0)
+        sums = dict.fromkeys(bankfile.RESULTS, 0)
+        for r in parsed.lines:
+            sums[r.result] += r.amount_fen
+            tallies[r.result] += 1
+        return cls([(c.line_id, c.result, c.reason) for c in changes], len(changes), changed,
+                   tallies, sums, len(parsed.lines), parsed.totals)
+
+
+def _check_return_columns(batch: PaymentBatch,
+                          cols: bankfile.ReturnColumns | None) -> _Checked | None:
+    """``_check_return`` column-wise, for a return read by ``read_return_columns``: the
+    changes when every line matches the batch, None when anything does not (then the
+    row-by-row check names each problem)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if cols is None:
+        return None
+    lines = sql.fetch_arrow(
+        f"SELECT l.seq, l.id, l.amount_fen, ba.account_hash, l.status FROM {T_LINE} l "
+        f"JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id WHERE l.batch_id = %s",
+        [batch.pk], [("seq", pa.int64()), ("id", pa.int64()), ("amount_fen", pa.int64()),
+                     ("account_hash", pa.string()), ("status", pa.string())])
+    n = len(cols)
+    prefix = batch.number + "-"
+    if lines.num_rows != n or not n:
+        return None
+    if not pc.all(pc.starts_with(cols.reference, prefix)).as_py():
+        return None
+    try:
+        seq = pc.cast(pc.utf8_slice_codeunits(cols.reference, len(prefix)), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pc.count_distinct(seq).as_py() != n:
+        return None
+    at = pc.index_in(seq, value_set=lines.column("seq"))
+    if at.null_count:
+        return None
+    if not pc.all(pc.equal(pc.take(lines.column("amount_fen"), at), cols.amount_fen)).as_py():
+        return None
+    hashes = pa.array([account_hash(a) for a in cols.account.to_pylist()], pa.string())
+    if not pc.all(pc.equal(pc.take(lines.column("account_hash"), at), hashes)).as_py():
+        return None
+    status = pc.take(lines.column("status"), at)
+    changed = pc.not_equal(status, cols.result)
+    if pc.any(pc.and_(changed, pc.not_equal(status, LineStatus.PENDING.value))).as_py():
+        return None
+    changes = pa.table({
+        "line_id": pc.filter(pc.take(lines.column("id"), at), changed),
+        "result": pc.filter(cols.result, changed),
+        "reason": pc.utf8_slice_codeunits(pc.filter(cols.reason, changed), 0, 200),
+    })
+
+    def per_result(values: Any, amounts: Any = None) -> dict[str, int]:
+        out = {}
+        for r in bankfile.RESULTS:
+            mask = pc.equal(values, r)
+            out[r] = int((pc.sum(mask) if amounts is None
+                          else pc.sum(pc.filter(amounts, mask))).as_py() or 0)
+        return out
+
+    return _Checked(changes, changes.num_rows, per_result(changes.column("result")),
+                    per_result(cols.result), per_result(cols.result, cols.amount_fen), n,
+                    cols.totals)
+
+
 @transaction.atomic
 def import_return(actor: Any, batch: PaymentBatch, data: bytes) -> dict[str, int]:
     """Apply a bank return. The whole file is checked first; a bad line refuses all of it.
@@ -432,71 +528,66 @@ def import_return(actor: Any, batch: PaymentBatch, data: bytes) -> dict[str, int
     if BankReturn.objects.filter(batch=locked, sha256=digest).exists():
         return {"paid": 0, "failed": 0, "returned": 0, "unchanged": locked.line_count}
     layout = bankfile.get_layout(locked.layout)
-    parsed = bankfile.parse_return(layout, data)
-    changes = _check_return(locked, parsed)
+    checked = _check_return_columns(locked, bankfile.read_return_columns(layout, data))
+    if checked is None:  # row by row, naming every row that is wrong
+        parsed = bankfile.parse_return(layout, data)
+        checked = _Checked.of(parsed, _check_return(locked, parsed))
     assert locked.cycle is not None
     now = _now()
-    counts = {"paid": 0, "failed": 0, "returned": 0,
-              "unchanged": len(parsed.lines) - len(changes)}
-    if changes:
-        _apply_changes(actor, locked, changes, now)
-    for c in changes:
-        counts[c.result] += 1
-    sums = {r: 0 for r in ("paid", "failed", "returned")}
-    tallies = {r: 0 for r in ("paid", "failed", "returned")}
-    for r in parsed.lines:
-        sums[r.result] += r.amount_fen
-        tallies[r.result] += 1
-    BankReturn.objects.create(
-        batch=locked, sha256=digest, line_count=parsed.totals.count,
-        total_fen=parsed.totals.total_fen, paid_count=tallies["paid"], paid_fen=sums["paid"],
+    counts = {**checked.changed, "unchanged": checked.lines - checked.n_changes}
+    tallies, sums, totals = checked.tallies, checked.sums, checked.totals
+    ret = BankReturn.objects.create(
+        batch=locked, sha256=digest, line_count=totals.count,
+        total_fen=totals.total_fen, paid_count=tallies["paid"], paid_fen=sums["paid"],
         failed_count=tallies["failed"], failed_fen=sums["failed"],
         returned_count=tallies["returned"], returned_fen=sums["returned"],
-        changed=len(changes), actor=actor)
+        changed=checked.n_changes, actor=actor)
+    moved_fen = (_apply_changes(actor, locked, ret, checked.changes, checked.n_changes, now)
+                 if checked.n_changes else {})
     if not PaymentLine.objects.filter(batch=locked, status=LineStatus.PENDING).exists():
         locked.state = BatchState.RETURNED
         locked.returned_at = locked.returned_at or now
     locked.return_sha256 = digest
     locked.save(update_fields=["state", "returned_at", "return_sha256"])
+    # One event for the whole file: each case's part of it (发放成功 / 发放失败 / 资金退回) is
+    # its line, which this return settled (``PaymentLine.settled_by``) with the bank's reason.
     record(actor, "batch.import_return", locked, area_code=locked.area.code, sha256=digest,
-           cycle=locked.cycle_id, **counts)
+           cycle=locked.cycle_id, batch=locked.pk, bank_return=ret.pk,
+           **{f"{k}_fen": v for k, v in moved_fen.items()}, **counts)
     return counts
 
 
-def _apply_changes(actor: Any, batch: PaymentBatch, changes: list[_Change], now: Any) -> None:
+def _apply_changes(actor: Any, batch: PaymentBatch, ret: BankReturn, changes: Any, n: int,
+                   now: Any) -> dict[str, int]:
+    """Set the bank's result on each changed line (``changes``: rows or an Arrow table of
+    line id, result, reason) and move its case on; returns the amount moved per result."""
     assert batch.cycle is not None
     sql.set_based()
     sql.temp_table("pay_return", "line_id bigint, result varchar(10), reason varchar(200)",
-                   ((c.line_id, c.result, c.reason) for c in changes))
+                   changes)
     in_payment = sql.quote(_from_states(Transition.MARK_PAID))
-    new_state = "CASE r.result " + " ".join(
-        f"WHEN '{res}' THEN '{_to_state(t)}'" for res, t in RESULT_TRANSITION.items()) + " END"
-    action = "CASE r.result " + " ".join(
-        f"WHEN '{res}' THEN '{a}'" for res, a in RESULT_ACTION.items()) + " END"
-    data = sql.json_object([
-        ("old", "c.state"), ("new", new_state), ("cycle", str(int(batch.cycle.pk))),
-        ("batch", str(int(batch.pk))), ("seq", "l.seq"), ("amount_fen", "l.amount_fen"),
-        ("bank_reason", "r.reason")])
-    sql.execute(
-        f"""
-        INSERT INTO {T_AUDIT} (at, actor_id, action, object_type, object_id, person_id,
-            case_id, area_code, data)
-        SELECT %s, %s, {action}, 'case', CAST(c.id AS TEXT), c.subject_id, c.id, a.code, {data}
-        FROM pay_return r JOIN {T_LINE} l ON l.id = r.line_id
-        JOIN {T_CASE} c ON c.id = l.case_id JOIN {T_AREA} a ON a.id = c.area_id
-        """, [sql.ts(now), actor.pk])
-    moved = sql.execute(
-        f"""UPDATE {T_CASE} SET state = x.new_state, version = {T_CASE}.version + 1,
-                updated_at = %s
-            FROM (SELECT l.case_id, {new_state} AS new_state
-                  FROM pay_return r JOIN {T_LINE} l ON l.id = r.line_id) x
-            WHERE {T_CASE}.id = x.case_id AND {T_CASE}.state IN {in_payment}""",
-        [sql.ts(now)])
-    if moved != len(changes):
+    # statistics that know the cases are in payment now (the batch may have been built
+    # minutes ago): else the planner expects none and probes the cases one by one
+    sql.analyze(T_CASE, n)
+    moved = 0
+    by_state: dict[str, list[str]] = {}
+    for res, t in RESULT_TRANSITION.items():
+        by_state.setdefault(_to_state(t), []).append(res)
+    for state, results in sorted(by_state.items()):
+        # a semi-join: the cases are updated in the table's order, page after page
+        moved += sql.execute(
+            f"""UPDATE {T_CASE} SET state = '{state}', version = version + 1, updated_at = %s
+                WHERE id IN (SELECT l.case_id FROM pay_return r
+                             JOIN {T_LINE} l ON l.id = r.line_id
+                             WHERE r.result IN {sql.quote(results)})
+                  AND state IN {in_payment}""", [sql.ts(now)])
+    if moved != n:
         raise Conflict("有案件在导入回盘时状态不符（不在发放中），整个文件未导入")
+    live = sql.quote([LineStatus.PENDING, LineStatus.PAID])
     sql.execute(
-        f"""UPDATE {T_LINE} SET status = r.result, bank_reason = r.reason
-            FROM pay_return r WHERE {T_LINE}.id = r.line_id""")
+        f"""UPDATE {T_LINE} SET status = r.result, bank_reason = r.reason, settled_by_id = %s,
+                live = (r.result IN {live})
+            FROM pay_return r WHERE {T_LINE}.id = r.line_id""", [ret.pk])
     rows = sql.fetchall(
         f"""SELECT r.result, SUM(l.amount_fen) FROM pay_return r
             JOIN {T_LINE} l ON l.id = r.line_id GROUP BY r.result""")
@@ -505,6 +596,7 @@ def _apply_changes(actor: Any, batch: PaymentBatch, changes: list[_Change], now:
                 memo=f"{batch.number} 回盘",
                 moves=[(RESULT_ACCOUNT[LineStatus(res)], A.IN_BANK, int(total))
                        for res, total in rows])
+    return {str(res): int(total) for res, total in rows}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,7 +615,7 @@ def correct_line(actor: Any, line: PaymentLine, *, bank_account: BankAccount,
     if not note:
         raise ActionError("请填写核实说明（如：已电话核实，账户已更换）")
     locked = (PaymentLine.objects.select_for_update(of=("self",))
-              .select_related("batch", "batch__cycle", "case").get(pk=line.pk))
+              .select_related("batch", "batch__cycle", "case", "bank_account").get(pk=line.pk))
     if locked.status not in NOT_PAID:
         raise Conflict(f"明细 {locked.reference} 状态为「{locked.get_status_display()}」，无须更正")
     if LineCorrection.objects.filter(line=locked).exists():
@@ -548,7 +640,7 @@ def correct_line(actor: Any, line: PaymentLine, *, bank_account: BankAccount,
     ledger.post(cycle=cycle, kind="correct", actor=actor, at=now,
                 memo=f"{locked.reference} 更正后待重发",
                 moves=[(A.PAYABLE, source, locked.amount_fen)])
-    same = bank_account.account_hash == locked.account_hash
+    same = bank_account.account_hash == locked.bank_account.account_hash
     record(actor, "payment.correct", locked, person_id=case.subject_id, case_id=case.pk,
            area_code=cycle.area.code, cycle=cycle.pk, amount_fen=locked.amount_fen,
            **{"from": str(source)}, line=locked.reference, same_account=same,
@@ -585,18 +677,20 @@ def recheck_batch(actor: Any, batch: PaymentBatch, *, note: str) -> int:
     data = sql.json_object([
         ("cycle", str(int(cycle.pk))), ("amount_fen", "l.amount_fen"), ("from", "l.status"),
         ("line", reference), ("same_account", "true" if sql.is_pg() else "json('true')"),
-        ("account", "l.account_masked"), ("note", "CAST(%s AS TEXT)")])
+        ("account", "ba.account_masked"), ("note", "CAST(%s AS TEXT)")])
     sql.execute(
         f"""INSERT INTO {T_AUDIT} (at, actor_id, action, object_type, object_id, person_id,
                 case_id, area_code, data)
             SELECT %s, %s, 'payment.correct', 'paymentline', CAST(l.id AS TEXT), c.subject_id,
                 c.id, %s, {data}
-            FROM {T_LINE} l JOIN {T_CASE} c ON c.id = l.case_id WHERE {where}""",
+            FROM {T_LINE} l JOIN {T_CASE} c ON c.id = l.case_id
+            JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id WHERE {where}""",
         [sql.ts(now), actor.pk, cycle.area.code, prefix, note[:200], locked.pk])
     n = sql.execute(
         f"""INSERT INTO {T_FIX} (line_id, old_account_masked, bank_account_id, note, actor_id, at)
-            SELECT l.id, l.account_masked, e.bank_account_id, %s, %s, %s
-            FROM {T_LINE} l JOIN {T_ENT} e ON e.id = l.entitlement_id WHERE {where}""",
+            SELECT l.id, ba.account_masked, e.bank_account_id, %s, %s, %s
+            FROM {T_LINE} l JOIN {T_ENT} e ON e.id = l.entitlement_id
+            JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id WHERE {where}""",
         [note[:200], actor.pk, sql.ts(now), locked.pk])
     ledger.post(cycle=cycle, batch=locked, kind="correct", actor=actor, at=now,
                 memo=f"{locked.number} 核实后原账户重发 {n} 笔",
@@ -648,7 +742,8 @@ def sample_return(batch: PaymentBatch, outcomes: dict[str, str] | None = None,
 
     def lines() -> Any:
         for seq, sealed, fen in (PaymentLine.objects.filter(batch=batch).order_by("seq")
-                                 .values_list("seq", "account_sealed", "amount_fen")
+                                 .values_list("seq", "bank_account__account_sealed",
+                                              "amount_fen")
                                  .iterator(20000)):
             ref = f"{number}-{seq:06d}"
             reason = outcomes.get(ref, "")

@@ -16,7 +16,9 @@ overpayment found       recoverable            paid
 ======================  =====================  =====================
 
 The same movements can be replayed from the audit events each action writes
-(``rebuild_from_events``); the result must equal the stored ledger.
+(``rebuild_from_events``); the result must equal the stored ledger. A batch and a bank return
+are one event each, for all their lines: their movements are replayed from the lines that
+event covers (the lines of the batch; the lines the return settled, by result).
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from huimin.audit.models import AuditEvent
-from huimin.payments.models import JournalEntry, LedgerAccount, PaymentBatch, PaymentCycle, Posting
+from huimin.payments.models import (
+    JournalEntry,
+    LedgerAccount,
+    PaymentBatch,
+    PaymentCycle,
+    PaymentLine,
+    Posting,
+)
 
 A = LedgerAccount
 Move = tuple[str, str, int]  # debit account, credit account, amount in fen
@@ -39,15 +48,17 @@ Move = tuple[str, str, int]  # debit account, credit account, amount in fen
 # audit action (and, for a correction, the account it leaves) -> (debit, credit)
 EVENT_MOVES: dict[tuple[str, str], tuple[str, str]] = {
     ("cycle.build", ""): (A.PAYABLE, A.ALLOCATION),
-    ("case.add_to_batch", ""): (A.IN_BANK, A.PAYABLE),
-    ("case.paid", ""): (A.PAID, A.IN_BANK),
-    ("case.payment_failed", ""): (A.FAILED, A.IN_BANK),
-    ("case.payment_returned", ""): (A.RETURNED, A.IN_BANK),
     ("payment.correct", A.FAILED): (A.PAYABLE, A.FAILED),
     ("payment.correct", A.RETURNED): (A.PAYABLE, A.RETURNED),
     ("payment.overpaid", ""): (A.RECOVERABLE, A.PAID),
 }
 LEDGER_ACTIONS = sorted({action for action, _ in EVENT_MOVES})
+# bank result of a line -> (debit, credit), for the lines a return settled
+RESULT_MOVES: dict[str, tuple[str, str]] = {
+    "paid": (A.PAID, A.IN_BANK),
+    "failed": (A.FAILED, A.IN_BANK),
+    "returned": (A.RETURNED, A.IN_BANK),
+}
 
 
 class Unbalanced(AssertionError):
@@ -105,6 +116,19 @@ def rebuild_from_events(cycle: PaymentCycle) -> dict[str, int]:
     for row in rows:
         debit, credit = EVENT_MOVES[(row["action"], row["src"] or "")]
         moves.append((debit, credit, int(row["total"] or 0)))
+    cycle_events = AuditEvent.objects.filter(data__cycle=cycle.pk)
+    batches = [int(pk) for pk in cycle_events.filter(action="batch.create")
+               .values_list("object_id", flat=True)]
+    added = PaymentLine.objects.filter(batch_id__in=batches).aggregate(s=Sum("amount_fen"))["s"]
+    moves.append((A.IN_BANK, A.PAYABLE, int(added or 0)))
+    returns = [int(pk) for pk in cycle_events.filter(action="batch.import_return")
+               .annotate(ret=Cast(KT("data__bank_return"), BigIntegerField()))
+               .values_list("ret", flat=True) if pk is not None]
+    settled = (PaymentLine.objects.filter(settled_by_id__in=returns).values("status")
+               .annotate(total=Sum("amount_fen")).order_by())
+    for status, total in settled.values_list("status", "total"):
+        debit, credit = RESULT_MOVES[status]
+        moves.append((debit, credit, int(total or 0)))
     out = dict.fromkeys(A.values, 0)
     out.update(net(moves))
     return out

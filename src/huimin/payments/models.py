@@ -94,14 +94,21 @@ class Entitlement(models.Model):
     pay and were corrected (see ``waiting``).
     """
 
+    # Written a million at a time by one INSERT … SELECT that joins the rows referred to, so
+    # the database does not check each reference again row by row (a foreign-key trigger per
+    # row and reference costs more than the insert). Nothing deletes cases, cycles, batches or
+    # accounts (PROTECT), and reconciliation lists any entitlement or line whose case, cycle
+    # or batch is missing.
+    # (cycle, status) is indexed, so the cycle needs no index of its own
     cycle = models.ForeignKey(PaymentCycle, on_delete=models.PROTECT,
-                              related_name="entitlements")
+                              related_name="entitlements", db_constraint=False, db_index=False)
     case = models.OneToOneField("cases.Case", on_delete=models.PROTECT,
-                                related_name="entitlement")
+                                related_name="entitlement", db_constraint=False)
     # The subject and area are the case's; the account is looked up from lines, not by itself.
     bank_account = models.ForeignKey("registry.BankAccount", null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="+",
-                                     db_index=False, verbose_name="收款账户")
+                                     db_index=False, db_constraint=False,
+                                     verbose_name="收款账户")
     amount_fen = models.BigIntegerField("金额（分）")
     months = models.PositiveIntegerField("月数", default=0)
     rule_version = models.CharField("规则版本", max_length=80, blank=True)
@@ -165,22 +172,37 @@ class PaymentBatch(models.Model):
 
 
 class PaymentLine(models.Model):
-    # (batch, seq) is unique and indexed, so the batch needs no index of its own.
+    """One payment in a batch. ``live`` is false once the line failed or came back: a case has
+    at most one live line (never paid twice). The bank's result only changes ``status`` and
+    ``bank_reason`` — columns no index reads — so marking a million lines paid rewrites them
+    in place (heap-only tuples, the table keeps free room on each page)."""
+
+    # (batch, seq) is unique and indexed, so the batch needs no index of its own. References
+    # are not checked row by row in the database, as for entitlements.
     batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="lines",
-                              db_index=False)
-    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="payment_lines")
+                              db_index=False, db_constraint=False)
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="payment_lines",
+                             db_constraint=False)
+    # not indexed: a case has one entitlement, and lines are looked up by case
     entitlement = models.ForeignKey(Entitlement, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="lines")
+                                    related_name="lines", db_constraint=False, db_index=False)
     seq = models.PositiveIntegerField("序号")
     payee_name = models.CharField("户名", max_length=50)
     bank_name = models.CharField("开户银行", max_length=100)
-    account_sealed = models.TextField()
-    account_hash = models.CharField(max_length=64, blank=True)
-    account_masked = models.CharField("账号", max_length=40)
+    # The account paid into. Its number is never changed (only ``active`` is), so the line
+    # refers to it instead of copying the sealed number, its hash and its masked form.
+    bank_account = models.ForeignKey("registry.BankAccount", on_delete=models.PROTECT,
+                                     related_name="+", db_index=False, db_constraint=False,
+                                     verbose_name="收款账户")
     amount_fen = models.BigIntegerField("金额（分）")
     status = models.CharField("状态", max_length=10, choices=LineStatus.choices,
                               default=LineStatus.PENDING)
     bank_reason = models.CharField("银行说明", max_length=200, blank=True)
+    live = models.BooleanField("未失败", default=True)
+    # The return whose import set the bank's result (its audit event is ``batch.import_return``
+    # of the batch); the line and that event together are the case's audit record of it.
+    settled_by = models.ForeignKey("BankReturn", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", db_index=False, db_constraint=False)
 
     class Meta:
         ordering = ["batch", "seq"]
@@ -189,9 +211,12 @@ class PaymentLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["batch", "seq"], name="uniq_line_seq"),
             # Never pay twice: a case may have any number of lines that did not pay, one other.
-            models.UniqueConstraint(fields=["case"],
-                                    condition=~Q(status__in=["failed", "returned"]),
+            models.UniqueConstraint(fields=["case"], condition=Q(live=True),
                                     name="uniq_live_line_per_case"),
+            models.CheckConstraint(
+                condition=(Q(live=True, status__in=["pending", "paid"])
+                           | Q(live=False, status__in=["failed", "returned"])),
+                name="line_live_matches_status"),
         ]
 
     def __str__(self) -> str:
@@ -200,6 +225,10 @@ class PaymentLine(models.Model):
     @property
     def reference(self) -> str:
         return f"{self.batch.number}-{self.seq:06d}"
+
+    @property
+    def account_masked(self) -> str:
+        return self.bank_account.account_masked
 
 
 class LineCorrection(models.Model):
@@ -320,8 +349,8 @@ class Overpayment(models.Model):
 
 
 def waiting(entitlements: QuerySet[Entitlement]) -> QuerySet[Entitlement]:
-    """The payable entitlements that wait for a batch: no line that paid, is at the bank, or
-    failed and was not corrected."""
-    blocking = PaymentLine.objects.filter(entitlement=OuterRef("pk")).filter(
+    """The payable entitlements that wait for a batch: no line of the case that paid, is at the
+    bank, or failed and was not corrected (a case has one entitlement)."""
+    blocking = PaymentLine.objects.filter(case=OuterRef("case_id")).filter(
         Q(status__in=[LineStatus.PENDING, LineStatus.PAID]) | Q(correction__isnull=True))
     return entitlements.filter(status=EntitlementStatus.PAYABLE).exclude(Exists(blocking))

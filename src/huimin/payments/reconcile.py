@@ -15,12 +15,14 @@ Each variance is listed with its cause.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
 
+from huimin.cases.models import Case
 from huimin.cases.states import State
 from huimin.lib.money import fen_to_yuan
 from huimin.payments import ledger
@@ -182,56 +184,54 @@ def _bank(report: Report, add: Any) -> None:
 
 def _vouchers(report: Report, add: Any) -> None:
     cycle = report.cycle
-    found = 0
 
-    def more(n: int) -> None:
-        report.more += max(0, n - LIMIT)
+    def each(qs: Any, variance: Callable[[Any], Variance]) -> None:
+        """A variance for each of the first LIMIT rows; the rest are counted."""
+        found = qs.count()
+        for row in qs[:LIMIT]:
+            add(variance(row))
+        report.more += max(0, found - LIMIT)
 
-    changed = (Entitlement.objects.filter(cycle=cycle, status=EntitlementStatus.PAYABLE)
-               .exclude(case__amount_fen=F("amount_fen")).select_related("case")
-               .order_by("id"))
-    found = changed.count()
-    for e in changed[:LIMIT]:
-        add(Variance(VOUCHERS, f"案件 {e.case.number}", e.amount_fen, e.case.amount_fen,
-                     "案件金额在冻结后变更：冻结的应发金额未随之调整，须另行补发或追回"))
-    more(found)
+    # the bulk tables' references are not checked row by row by the database: check them here
+    case_exists = Exists(Case.objects.filter(pk=OuterRef("case_id")))
+    each(Entitlement.objects.filter(cycle=cycle).exclude(case_exists).order_by("id"),
+         lambda e: Variance(VOUCHERS, f"应发明细 #{e.pk}", None, None,
+                            f"所属案件 #{e.case_id} 不存在"))
+    # a line is sound when it pays an entitlement of this cycle for its own case (whose case
+    # exists, by the check above)
     lines = PaymentLine.objects.filter(batch__cycle=cycle)
-    wrong = (lines.exclude(entitlement__amount_fen=F("amount_fen"))
-             .select_related("batch").order_by("id"))
-    found = wrong.count()
-    for line in wrong[:LIMIT]:
-        add(Variance(VOUCHERS, f"发放明细 {line.reference}", None, line.amount_fen,
-                     "发放金额与冻结的应发金额不符"))
-    more(found)
-    twice = (lines.filter(status=LineStatus.PAID).values("case_id")
-             .annotate(n=Count("id")).filter(n__gt=1).order_by("case_id"))
-    found = twice.count()
-    for row in twice[:LIMIT]:
-        add(Variance(VOUCHERS, f"案件 #{row['case_id']}", 1, row["n"], "同一案件支付多次"))
-    more(found)
-    late = (lines.filter(status=LineStatus.PAID, overpayment__isnull=True,
-                         case__subject__death_date__isnull=False,
-                         case__subject__death_date__lte=cycle.cut_off)
-            .select_related("batch", "case").order_by("id"))
-    found = late.count()
-    for line in late[:LIMIT]:
-        add(Variance(VOUCHERS, f"发放明细 {line.reference}", 0, line.amount_fen,
-                     "补贴对象在截止日前已死亡（冻结后才登记），已发放，应登记追回"))
-    more(found)
-    paid_case = lines.filter(status=LineStatus.PAID).exclude(case__state=State.PAID)
-    found = paid_case.count()
-    for line in paid_case.select_related("batch", "case").order_by("id")[:LIMIT]:
-        add(Variance(VOUCHERS, f"发放明细 {line.reference}", None, line.amount_fen,
-                     f"银行已支付，案件状态却为「{line.case.state_label}」"))
-    more(found)
+    own = Entitlement.objects.filter(pk=OuterRef("entitlement_id"), case_id=OuterRef("case_id"),
+                                     cycle_id=cycle.pk)
+    each(lines.exclude(Exists(own)).select_related("batch").order_by("id"),
+         lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", None, ln.amount_fen,
+                             "所属应发明细不存在、不属于本周期，或与案件不对应"))
+    each(Entitlement.objects.filter(cycle=cycle, status=EntitlementStatus.PAYABLE)
+         .exclude(case__amount_fen=F("amount_fen")).select_related("case").order_by("id"),
+         lambda e: Variance(VOUCHERS, f"案件 {e.case.number}", e.amount_fen, e.case.amount_fen,
+                            "案件金额在冻结后变更：冻结的应发金额未随之调整，须另行补发或追回"))
+    each(lines.exclude(entitlement__amount_fen=F("amount_fen")).select_related("batch")
+         .order_by("id"),
+         lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", None, ln.amount_fen,
+                             "发放金额与冻结的应发金额不符"))
+    each(lines.filter(status=LineStatus.PAID).values("case_id").annotate(n=Count("id"))
+         .filter(n__gt=1).order_by("case_id"),
+         lambda row: Variance(VOUCHERS, f"案件 #{row['case_id']}", 1, row["n"],
+                              "同一案件支付多次"))
+    each(lines.filter(status=LineStatus.PAID, overpayment__isnull=True,
+                      case__subject__death_date__isnull=False,
+                      case__subject__death_date__lte=cycle.cut_off)
+         .select_related("batch", "case").order_by("id"),
+         lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", 0, ln.amount_fen,
+                             "补贴对象在截止日前已死亡（冻结后才登记），已发放，应登记追回"))
+    each(lines.filter(status=LineStatus.PAID).exclude(case__state=State.PAID)
+         .select_related("batch", "case").order_by("id"),
+         lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", None, ln.amount_fen,
+                             f"银行已支付，案件状态却为「{ln.case.state_label}」"))
     paid_lines = PaymentLine.objects.filter(case=OuterRef("case"), status=LineStatus.PAID)
-    unpaid = (Entitlement.objects.filter(cycle=cycle, case__state=State.PAID)
-              .exclude(Exists(paid_lines)).select_related("case").order_by("id"))
-    found = unpaid.count()
-    for e in unpaid[:LIMIT]:
-        add(Variance(VOUCHERS, f"案件 {e.case.number}", e.amount_fen, 0,
-                     "案件显示已发放，但没有银行支付成功的记录"))
-    more(found)
+    each(Entitlement.objects.filter(cycle=cycle, case__state=State.PAID)
+         .exclude(Exists(paid_lines)).select_related("case").order_by("id"),
+         lambda e: Variance(VOUCHERS, f"案件 {e.case.number}", e.amount_fen, 0,
+                            "案件显示已发放，但没有银行支付成功的记录"))
 
 
 def summary(report: Report) -> dict[str, Any]:

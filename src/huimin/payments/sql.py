@@ -46,7 +46,20 @@ def quote(values: Iterable[str]) -> str:
 def set_based() -> None:
     """Room for the sorts and hash joins of a million-row statement (this transaction only)."""
     if is_pg():
-        execute("SET LOCAL work_mem = '256MB'")
+        execute("SET LOCAL work_mem = '512MB'")
+
+
+#: a statement that wrote at least this many rows refreshes the table's statistics
+ANALYZE_AFTER = 50_000
+
+
+def analyze(table: str, written: int) -> None:
+    """Fresh planner statistics for a table this transaction just wrote ``written`` rows to
+    (PostgreSQL counts its own uncommitted rows), so that the next set-based statement over
+    it hashes instead of probing an index a million times. Small writes skip it: ANALYZE
+    holds a lock that a second ANALYZE of the table waits for until this transaction ends."""
+    if is_pg() and written >= ANALYZE_AFTER:
+        execute(f"ANALYZE {table}")
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> int:
@@ -69,21 +82,58 @@ def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in cur.fetchall()]
 
 
-def temp_table(name: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
-    """A temporary table for this transaction, filled with COPY on PostgreSQL."""
+def fetch_arrow(query: str, params: Sequence[Any],
+                schema: Sequence[tuple[str, Any]]) -> Any:
+    """A query's rows as an Arrow table with these columns (non-null values), read on
+    PostgreSQL with COPY … TO STDOUT, without a Python object per row."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [n for n, _ in schema]
+    if is_pg():
+        with connection.cursor() as cur, cur.cursor.copy(
+                f"COPY ({query}) TO STDOUT (FORMAT csv)", params) as copy:
+            data = b"".join(bytes(chunk) for chunk in copy)
+        if not data:
+            return pa.table({n: pa.array([], t) for n, t in schema})
+        return pacsv.read_csv(
+            pa.py_buffer(data), read_options=pacsv.ReadOptions(column_names=names),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict(schema), strings_can_be_null=False,
+                quoted_strings_can_be_null=False))
+    rows = fetchall(query, params)
+    return pa.table({n: pa.array([r[i] for r in rows], t) for i, (n, t) in enumerate(schema)})
+
+
+def temp_table(name: str, columns: str, rows: Any) -> None:
+    """A temporary table for this transaction, from rows (tuples) or an Arrow table with the
+    same columns; filled with COPY on PostgreSQL."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     with connection.cursor() as cur:
         if is_pg():
             cur.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
             cur.execute(f"CREATE TEMP TABLE {name} ({columns}) ON COMMIT DROP")
             names = ", ".join(c.split()[0] for c in columns.split(","))
             raw = cur.cursor
-            with raw.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            if isinstance(rows, pa.Table):
+                buf = pa.BufferOutputStream()  # every value quoted: '' stays an empty text
+                pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False,
+                                                              quoting_style="all_valid"))
+                with raw.copy(f"COPY {name} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(buf.getvalue().to_pybytes())
+            else:
+                with raw.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            cur.execute(f"ANALYZE {name}")
         else:
             cur.execute(f"DROP TABLE IF EXISTS temp.{name}")
             cur.execute(f"CREATE TEMP TABLE {name} ({columns})")
             width = len(columns.split(","))
+            if isinstance(rows, pa.Table):
+                rows = zip(*(rows.column(i).to_pylist() for i in range(width)), strict=True)
             cur.executemany(f"INSERT INTO {name} VALUES ({', '.join(['%s'] * width)})",
                             list(rows))
 

@@ -105,7 +105,8 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 
 def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
             **extra: Any) -> HttpResponse:
-    lines = batch.lines.select_related("batch", "case", "correction").order_by("seq")
+    lines = (batch.lines.select_related("batch", "case", "correction", "bank_account")
+             .order_by("seq"))
     attention = lines.filter(status__in=NOT_PAID, correction__isnull=True)
     accounts: dict[int, list[BankAccount]] = {}
     if user_can(request.user, FINANCE) and attention.exists():
