@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from huimin.rules import expr
 from huimin.rules.catalog import Program
+from huimin.rules.document import ProgramDef
 from huimin.rules.evaluate import (
     NOT_COVERED_ZH,
     REASON_SEP,
@@ -39,14 +40,15 @@ def sql_lookup(values: list[str], index: str, d: Dialect) -> str:
     return f"(CASE {index} {arms} END)"
 
 
-def _eligible_lookup(program: Program, i: int, year: int, d: Dialect) -> str | None:
-    """A CASE arm giving the eligible reasons of component ``i`` by lookup on (months, other
-    components' eligibility), when its rate is a constant; None otherwise (the text is then
+def _eligible_table(program: Program, i: int, year: int) -> tuple[list[str], str, str] | None:
+    """The eligible reasons of component ``i`` precomputed by (months, other components'
+    eligibility), when its rate is a constant: ``(texts, index, guard)`` with the 0-based
+    SQL index into ``texts``, valid where ``guard`` holds; None otherwise (the text is then
     built in SQL, which is also the fallback for months outside the precomputed range)."""
     comps = program.components
     doc = comps[i].doc
     rate = expr.substitute(doc.amount.rate_fen, builtin_params(year))
-    if d == "sqlite" or not (isinstance(rate, expr.Lit) and isinstance(rate.value, int)):
+    if not (isinstance(rate, expr.Lit) and isinstance(rate.value, int)):
         return None
     others = [j for j in range(len(comps)) if j != i]
     if len(others) > 4:
@@ -58,12 +60,51 @@ def _eligible_lookup(program: Program, i: int, year: int, d: Dialect) -> str | N
     r = rate.value
     if doc.amount.kind == "annual":
         head = eligible_reason(doc, breakdown_text(doc, year, 0, r, r))
-        return f"WHEN 1 = 1 THEN {sql_lookup([head + sfx for sfx in suffixes], f'({omask})', d)}"
+        return [head + sfx for sfx in suffixes], f"({omask})", "1 = 1"
     texts = [eligible_reason(doc, breakdown_text(doc, year, m, r, m * r)) + sfx
              for m in range(MAX_LOOKUP_MONTHS + 1) for sfx in suffixes]
-    idx = f"(mm_{i} * {len(suffixes)} + {omask})"
-    return (f"WHEN mm_{i} >= 0 AND mm_{i} <= {MAX_LOOKUP_MONTHS} "
-            f"THEN {sql_lookup(texts, idx, d)}")
+    return (texts, f"(mm_{i} * {len(suffixes)} + {omask})",
+            f"mm_{i} >= 0 AND mm_{i} <= {MAX_LOOKUP_MONTHS}")
+
+
+def _eligible_lookup(program: Program, i: int, year: int, d: Dialect) -> str | None:
+    """A CASE arm giving the eligible reasons of component ``i`` by lookup (see
+    ``_eligible_table``); None when there is no table."""
+    table = _eligible_table(program, i, year)
+    if d == "sqlite" or table is None:
+        return None
+    texts, idx, guard = table
+    return f"WHEN {guard} THEN {sql_lookup(texts, idx, d)}"
+
+
+def _failure_texts(doc: ProgramDef) -> list[str] | None:
+    """Failure texts by bit mask of failed criteria (bit k = criterion k failed), when there
+    are at most ``MAX_LOOKUP_CRITERIA`` criteria."""
+    if len(doc.criteria) > MAX_LOOKUP_CRITERIA:
+        return None
+    return [REASON_SEP.join(c.fail_zh for k, c in enumerate(doc.criteria) if mask >> k & 1)
+            for mask in range(2 ** len(doc.criteria))]
+
+
+def reason_texts(program: Program, year: int) -> list[str] | None:
+    """Every reasons text ``compile_program(..., reason_keys=True)`` can give, indexed by its
+    ``reason_key`` (texts may repeat); None when some texts can only be built at run time
+    (a rate that is not a constant, too many criteria or components), so the program has
+    no key mode. Rows whose text is outside the table (months outside
+    0..``MAX_LOOKUP_MONTHS``) get a NULL key."""
+    out: list[str] = []
+    for i, comp in enumerate(program.components):
+        table = _eligible_table(program, i, year)
+        fails = _failure_texts(comp.doc)
+        if table is None or fails is None:
+            return None
+        out += table[0] + fails
+    return [*out, NOT_COVERED_ZH]
+
+
+def version_texts(program: Program) -> list[str]:
+    """``rule_version`` by the ``version_key`` of the key mode."""
+    return [program.id, *(c.doc.rule_version for c in program.components)]
 
 
 def _text(d: Dialect) -> str:
@@ -90,9 +131,17 @@ def sql_format_yuan(x: str, d: Dialect) -> str:
 
 
 def compile_program(program: Program, year: int, dialect: Dialect, source: str,
-                    carry: tuple[str, ...] = ()) -> str:
+                    carry: tuple[str, ...] = (), reason_keys: bool = False) -> str:
     """One SELECT over ``source`` (a table name or a parenthesised query with alias).
-    ``carry`` names source columns passed through first (e.g. a row number to order by)."""
+    ``carry`` names source columns passed through first (e.g. a row number to order by).
+
+    With ``reason_keys`` the texts are left to the caller: instead of ``reasons`` and
+    ``rule_version`` the query returns ``reason_key``, the 0-based index into
+    ``reason_texts(program, year)`` (NULL where the text is not in that table), and
+    ``version_key``, the index into ``version_texts(program)``. Only for programs whose
+    ``reason_texts`` is not None."""
+    if reason_keys and reason_texts(program, year) is None:
+        raise ValueError(f"{program.id}: reasons texts cannot all be precomputed")
     def q(name: str) -> str:
         return quote_ident(name, dialect)
 
@@ -135,13 +184,14 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         mid.append(f"CASE WHEN {all_pass} THEN m_{i} ELSE 0 END AS mm_{i}")
         mid.append(f"CASE WHEN {all_pass} THEN r_{i} ELSE 0 END AS rr_{i}")
         mid.append(f"CAST(CASE WHEN {all_pass} THEN {amount} ELSE 0 END AS BIGINT) AS a_{i}")
-        if len(doc.criteria) <= MAX_LOOKUP_CRITERIA:
+        fail_texts = _failure_texts(doc)
+        fmask = " + ".join(f"(1 - c_{i}_{k}) * {2 ** k}"
+                           for k in range(len(doc.criteria))) or "0"
+        if reason_keys:
+            mid.append(f"({fmask}) AS fm_{i}")
+        elif fail_texts is not None:
             # the failure text as a lookup on the bit mask of failed criteria
-            texts = [REASON_SEP.join(c.fail_zh for k, c in enumerate(doc.criteria)
-                                     if mask >> k & 1)
-                     for mask in range(2 ** len(doc.criteria))]
-            fmask = " + ".join(f"(1 - c_{i}_{k}) * {2 ** k}" for k in range(len(doc.criteria)))
-            mid.append(f"{sql_lookup(texts, f'({fmask})', dialect)} AS f_{i}")
+            mid.append(f"{sql_lookup(fail_texts, f'({fmask})', dialect)} AS f_{i}")
         else:
             fails = " || ".join(
                 f"(CASE WHEN c_{i}_{k} = 0 THEN {lit(REASON_SEP + c.fail_zh)} ELSE '' END)"
@@ -167,7 +217,19 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         return f"CASE {arms} ELSE {default} END"
 
     reason_arms = []
+    key_arms = []
+    offset = 0
     for i, comp in enumerate(comps):
+        if reason_keys:
+            table = _eligible_table(program, i, year)
+            fail_texts = _failure_texts(comp.doc)
+            assert table is not None and fail_texts is not None
+            texts, idx, guard = table
+            key_arms.append(f"WHEN w = {i} AND e_{i} = 1 THEN "
+                            f"CASE WHEN {guard} THEN {offset} + {idx} END "
+                            f"WHEN w = {i} THEN {offset + len(texts)} + fm_{i}")
+            offset += len(texts) + len(fail_texts)
+            continue
         doc = comp.doc
         others = [j for j in range(len(comps)) if j != i]
         fast = _eligible_lookup(program, i, year, dialect)
@@ -187,10 +249,15 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         if fast is not None:
             ok = f"(CASE {fast} ELSE {ok} END)"
         reason_arms.append(f"WHEN w = {i} AND e_{i} = 1 THEN {ok} WHEN w = {i} THEN f_{i}")
-    reasons = f"CASE {' '.join(reason_arms)} ELSE {lit(NOT_COVERED_ZH)} END"
-    versions = "CASE " + " ".join(
-        f"WHEN w = {i} THEN {lit(c.doc.rule_version)}" for i, c in enumerate(comps)
-    ) + f" ELSE {lit(program.id)} END"
+    if reason_keys:
+        reasons = f"CASE {' '.join(key_arms)} ELSE {offset} END AS {q('reason_key')}"
+        versions = f"w + 1 AS {q('version_key')}"
+    else:
+        reasons = (f"CASE {' '.join(reason_arms)} ELSE {lit(NOT_COVERED_ZH)} END "
+                   f"AS {q('reasons')}")
+        versions = "CASE " + " ".join(
+            f"WHEN w = {i} THEN {lit(c.doc.rule_version)}" for i, c in enumerate(comps)
+        ) + f" ELSE {lit(program.id)} END AS {q('rule_version')}"
 
     # Keep the layers apart: PostgreSQL and SQLite would otherwise merge them and repeat
     # each layer's expressions in the next (no common subexpression elimination).
@@ -200,8 +267,7 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         f"{pick('e_{i}', '0')} AS {q('eligible')}, "
         f"{pick('mm_{i}', '0')} AS {q('months')}, "
         f"{pick('a_{i}', '0')} AS {q('amount_fen')}, "
-        f"{reasons} AS {q('reasons')}, "
-        f"{versions} AS {q('rule_version')} "
+        f"{reasons}, {versions} "
         f"FROM (SELECT *, {winner} AS w FROM ("
         f"SELECT {', '.join(mid)} FROM (SELECT {', '.join(inner)} FROM {source}{fence}) t1"
         f"{fence}) t2{fence}) t3"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from huimin.rules.catalog import Program
 from huimin.rules.columns import COLUMNS
-from huimin.rules.compile import compile_program
+from huimin.rules.compile import compile_program, reason_texts, version_texts
 from huimin.rules.errors import InputError, RulesError
 from huimin.rules.expr import Dialect, columns_of, quote_ident, sql_literal
 from huimin.rules.io import atomic_output, file_format, required_columns
@@ -160,13 +160,89 @@ def parquet_native(path: Path, needed: set[str]) -> bool:
     return True
 
 
-_ERR_RE = re.compile(r"HUIMIN_INPUT\|(\d+)\|([a-z_0-9]+)\|([^|\n]*)\|")
+#: raised by the evaluating query for a row an input check refuses
+_REFUSED = "HUIMIN_INPUT_REFUSED"
+#: raised by the key-mode query for a row whose reasons text is not in the enum
+_NO_TEXT = "HUIMIN_REASON_TEXT"
+
+
+@dataclass(frozen=True)
+class _Check:
+    column: str
+    cond: str  # SQL true where the value is refused
+    message: str
+    #: checked once per distinct value before the run (low-cardinality text columns)
+    per_value: bool
+
+
+def _input_checks(schema_names: Sequence[str], needed: set[str]) -> list[_Check]:
+    """The row checks of the registry view, in reporting order (first failing one of a row
+    is reported). Text columns with a digits or choices rule are checked per distinct value."""
+    out = [_Check("person_id", "NULLIF(\"person_id\", '') IS NULL", "a value is required",
+                  False)]
+    for name, col in COLUMNS.items():
+        if name == "person_id" or name not in schema_names:
+            continue
+        if name not in needed and not col.always_required:
+            continue
+        ref = f'NULLIF("{name}", \'\')' if col.type == "str" else f'"{name}"'
+        per_value = col.type == "str" and (col.digits is not None or col.choices is not None)
+        if col.always_required:
+            out.append(_Check(name, f"{ref} IS NULL", "a value is required", per_value))
+        if col.digits is not None:
+            out.append(_Check(name, f"(LENGTH({ref}) <> {col.digits} "
+                              f"OR LTRIM({ref}, '0123456789') <> '')",
+                              f"not a {col.digits}-digit code", True))
+        if col.choices is not None:
+            items = ", ".join(sql_literal(c, "duckdb") for c in col.choices)
+            out.append(_Check(name, f"{ref} NOT IN ({items})",
+                              "not one of " + ", ".join(col.choices), True))
+    return out
+
+
+def _first_refused_row(con: Any, src: Path, scan: str, checks: list[_Check]) -> InputError:
+    """The error for the first row (in file order) that a check refuses."""
+    arms = " ".join(f"WHEN {c.cond} THEN {k}" for k, c in enumerate(checks))
+    any_fails = " OR ".join(f"({c.cond})" for c in checks)
+    row = con.execute(f"SELECT file_row_number + 1, CASE {arms} END FROM {scan} "
+                      f"WHERE {any_fails} ORDER BY file_row_number LIMIT 1").fetchone()
+    if row is None:  # pragma: no cover - only called once a check has failed
+        raise RulesError(f"{src}: an input check failed but no row was found")
+    check = checks[int(row[1])]
+    return InputError(str(src), check.message, row=int(row[0]), column=check.column)
+
+
+def _check_distinct_values(con: Any, src: Path, scan: str, plain_scan: str,
+                           checks: list[_Check]) -> None:
+    """Check the per-value checks on each column's distinct values (one hash aggregate per
+    column instead of string functions on every row); on failure report the first row."""
+    by_col: dict[str, list[str]] = {}
+    for c in checks:
+        if c.per_value:
+            by_col.setdefault(c.column, []).append(c.cond)
+    if not by_col:
+        return
+    # the condition goes in the aggregate's FILTER: as a WHERE it would be pushed below the
+    # DISTINCT and run on every row again
+    parts = [f"SELECT count(*) FILTER (WHERE {' OR '.join(f'({c})' for c in conds)}) AS n "
+             f"FROM (SELECT DISTINCT \"{name}\" FROM {plain_scan})"
+             for name, conds in by_col.items()]
+    bad = con.execute(f"SELECT sum(n) FROM ({' UNION ALL '.join(parts)})").fetchone()
+    if bad is not None and bad[0]:
+        raise _first_refused_row(con, src, scan, checks)
 
 
 def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
                         threads: int | None = None, memory_limit: str | None = None) -> int:
     """Evaluate a Parquet registry with DuckDB and write the results file (CSV or Parquet)
-    directly; returns the number of rows written. Input checks run inside the same scan."""
+    directly; returns the number of rows written.
+
+    Input checks: text columns with a digits or choices rule are checked per distinct value
+    before the run, the other checks inside the evaluating scan; a refused file is reported
+    at its first refused row. Reasons and rule versions are computed as small integer keys
+    and written as DuckDB ENUMs (dictionary-encoded in Parquet, read back as strings); a
+    program whose texts cannot all be precomputed, or a file with a row outside the
+    precomputed table, is written with the texts built per row instead."""
     import duckdb
 
     needed = program_columns(program)
@@ -178,62 +254,102 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
     # rows are written in no particular order: keeping input order costs time and memory
     con = duckdb.connect(config={"preserve_insertion_order": False})
     try:
+        con.execute("SET enable_progress_bar = false")  # it would print on standard output
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             con.execute(f"SET memory_limit = {sql_literal(memory_limit, 'duckdb')}")
-        src_lit = sql_literal(str(src), "duckdb")
+        plain_scan = f"read_parquet({sql_literal(str(src), 'duckdb')})"
+        scan = f"read_parquet({sql_literal(str(src), 'duckdb')}, file_row_number = true)"
+        checks = _input_checks(schema.names, needed)
+        _check_distinct_values(con, src, scan, plain_scan, checks)
         select = []
-        checks = []
         for name, col in COLUMNS.items():
+            if name == "person_id":
+                continue
             if name not in schema.names:
                 kind = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "bool": "BOOLEAN"}
                 select.append(f"CAST(NULL AS {kind[col.type]}) AS \"{name}\"")
-                continue
-            ref = f'NULLIF("{name}", \'\')' if col.type == "str" else f'"{name}"'
-            if name == "person_id":
-                continue
-            select.append(f'{ref} AS "{name}"')
-            if name not in needed and not col.always_required:
-                continue
-            if col.always_required:
-                checks.append((name, f"{ref} IS NULL", "a value is required"))
-            if col.digits is not None:
-                checks.append((name, f"(LENGTH({ref}) <> {col.digits} "
-                               f"OR LTRIM({ref}, '0123456789') <> '')",
-                               f"not a {col.digits}-digit code"))
-            if col.choices is not None:
-                items = ", ".join(sql_literal(c, "duckdb") for c in col.choices)
-                checks.append((name, f"{ref} NOT IN ({items})",
-                               "not one of " + ", ".join(col.choices)))
-        arms = " ".join(
-            f"WHEN {cond} THEN error('HUIMIN_INPUT|' || CAST(file_row_number + 1 AS VARCHAR) "
-            f"|| '|{name}|{msg}|')" for name, cond, msg in checks)
-        pid_ref = "NULLIF(\"person_id\", '')"
-        arms = (f"WHEN {pid_ref} IS NULL THEN error('HUIMIN_INPUT|' || "
-                f"CAST(file_row_number + 1 AS VARCHAR) || '|person_id|a value is required|') "
-                + arms)
-        pid = f"CASE {arms} ELSE {pid_ref} END"
-        source = (f"(SELECT {pid} AS \"person_id\", {', '.join(select)} "
-                  f"FROM read_parquet({src_lit}, file_row_number = true)) src")
-        q = compile_program(program, year, "duckdb", source)
-        final = (f"SELECT person_id, eligible = 1 AS eligible, CAST(months AS BIGINT) AS months, "
-                 f"{duckdb_amount_yuan('amount_fen')} AS amount_yuan, reasons, rule_version "
-                 f"FROM ({q}) r")
+            else:
+                ref = f'NULLIF("{name}", \'\')' if col.type == "str" else f'"{name}"'
+                select.append(f'{ref} AS "{name}"')
+        # a refused row stops the run; the row reported is then looked up in file order
+        arms = " ".join(f"WHEN {c.cond} THEN error('{_REFUSED}')"
+                        for c in checks if not c.per_value)
+        pid = f"CASE {arms} ELSE NULLIF(\"person_id\", '') END"
+        source = f"(SELECT {pid} AS \"person_id\", {', '.join(select)} FROM {plain_scan}) src"
         fmt = "(FORMAT parquet)" if out_fmt == "parquet" else "(FORMAT csv)"
+        texts = reason_texts(program, year)
         with atomic_output(out) as tmp:
-            try:
-                con.execute(f"COPY ({final}) TO {sql_literal(str(tmp), 'duckdb')} {fmt}")
-            except duckdb.Error as exc:
-                m = _ERR_RE.search(str(exc))
-                if m:
-                    raise InputError(str(src), m.group(3), row=int(m.group(1)),
-                                     column=m.group(2)) from None
-                raise
-        n = con.execute(f"SELECT count(*) FROM read_parquet({src_lit})").fetchall()[0][0]
-        return int(n)
+            target = sql_literal(str(tmp), "duckdb")
+
+            def copy(query: str) -> int:
+                try:
+                    res = con.execute(f"COPY ({query}) TO {target} {fmt}").fetchone()
+                except duckdb.Error as exc:
+                    if _REFUSED in str(exc):
+                        raise _first_refused_row(con, src, scan, checks) from None
+                    raise
+                return int(res[0]) if res is not None else 0
+
+            amount = duckdb_amount_yuan("amount_fen")
+            if texts is not None:
+                reasons, versions = _enum_lookups(con, texts, version_texts(program))
+                q = compile_program(program, year, "duckdb", source, reason_keys=True)
+                # a row whose text is outside the table gets a NULL key, so a NULL text:
+                # Parquet output is checked afterwards (null counts in its metadata), CSV
+                # output stops at the first such row
+                text = f"({reasons})[reason_key + 1]"
+                if out_fmt == "csv":
+                    text = f"COALESCE({text}, error('{_NO_TEXT}'))"
+                try:
+                    n = copy(f"SELECT person_id, eligible = 1 AS eligible, "
+                             f"CAST(months AS BIGINT) AS months, {amount} AS amount_yuan, "
+                             f"{text} AS reasons, ({versions})[version_key + 1] AS rule_version "
+                             f"FROM ({q}) r")
+                    if out_fmt == "csv" or _null_count(con, tmp, "reasons") == 0:
+                        return n
+                except duckdb.Error as exc:
+                    if _NO_TEXT not in str(exc):
+                        raise
+                # some text is outside the precomputed table: build the texts per row
+            q = compile_program(program, year, "duckdb", source)
+            return copy(f"SELECT person_id, eligible = 1 AS eligible, "
+                        f"CAST(months AS BIGINT) AS months, {amount} AS amount_yuan, "
+                        f"reasons, rule_version FROM ({q}) r")
     finally:
         con.close()
+
+
+def _null_count(con: Any, path: Path, column: str) -> int:
+    """NULLs in a column of a Parquet file, from its row group statistics when present."""
+    meta = pq.read_metadata(path)
+    idx = meta.schema.names.index(column)
+    total = 0
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(idx).statistics
+        if stats is None or not stats.has_null_count:
+            lit = sql_literal(str(path), "duckdb")
+            row = con.execute(f"SELECT count(*) FROM read_parquet({lit}) "
+                              f"WHERE \"{column}\" IS NULL").fetchone()
+            return int(row[0]) if row is not None else 0
+        total += stats.null_count
+    return total
+
+
+def _enum_lookups(con: Any, reasons: list[str], versions: list[str]) -> tuple[str, str]:
+    """Create ENUM types for the reasons and rule versions texts; return SQL lists of their
+    values indexed (1-based) by key."""
+    out = []
+    for name, texts in (("huimin_reason", reasons), ("huimin_rule_version", versions)):
+        values = list(dict.fromkeys(texts))
+        con.execute(f"CREATE TYPE {name} AS ENUM "
+                    f"({', '.join(sql_literal(v, 'duckdb') for v in values)})")
+        # a text list cast once (constant folding) to the ENUM list: a list literal of ENUM
+        # values costs about half a second of planning (every value carries the whole type)
+        items = ", ".join(sql_literal(t, "duckdb") for t in texts)
+        out.append(f"CAST([{items}] AS {name}[])")
+    return out[0], out[1]
 
 
 # ---------------------------------------------------------------------------- Spark
