@@ -92,3 +92,35 @@ def test_money_rounding_and_formatting() -> None:
         (lite,) = sqlite3.connect(":memory:").execute(
             f"SELECT {sql_format_yuan(str(fen), 'sqlite')}").fetchone()
         assert txt == lite == format_yuan(fen)
+
+
+@pytest.mark.parametrize(("text", "not_null", "nullable"), [
+    ("12", (), False),
+    ("a", (), True),
+    ("a", ("a",), False),
+    ("a IS NULL", (), False),
+    ("d IS NULL OR d >= DATE '2025-01-01'", (), False),
+    ("d IS NULL OR YEAR(d) = 2025 OR (YEAR(d) = 2026 AND a = 1)", (), True),
+    ("d IS NULL OR YEAR(d) = 2025 OR (YEAR(d) = 2026 AND a = 1)", ("a",), False),
+    ("d IS NOT NULL AND d >= DATE '2025-01-01'", (), False),
+    ("d IS NULL AND d >= DATE '2025-01-01'", (), True),
+    ("COALESCE(a, 0)", (), False),
+    ("COALESCE(a, b)", (), True),
+    ("CASE WHEN a > 1 THEN 1 ELSE 0 END", (), False),
+    ("CASE WHEN a > 1 THEN b ELSE 0 END", (), True),
+    ("LEAST(a, 12)", ("a",), False),
+    ("a IN (1, 2)", (), True),
+])
+def test_may_be_null(text: str, not_null: tuple[str, ...], nullable: bool) -> None:
+    assert expr.may_be_null(expr.parse(text), not_null) is nullable
+
+
+def test_least_greatest_test_only_arguments_that_can_be_null() -> None:
+    node = expr.parse("LEAST(GREATEST(a + 1, 0), 12)")
+    assert expr.to_sql(node, "duckdb", not_null=("a",)) == (
+        'LEAST(GREATEST(("a" + 1), 0), 12)')
+    sql = expr.to_sql(node, "duckdb")
+    assert "0 IS NULL" not in sql and "12 IS NULL" not in sql
+    duck = duckdb.connect()
+    assert duck.execute(f"SELECT {sql} FROM (SELECT NULL::BIGINT AS a)").fetchone() == (None,)
+    assert duck.execute(f"SELECT {sql} FROM (SELECT 40::BIGINT AS a)").fetchone() == (12,)

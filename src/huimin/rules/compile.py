@@ -7,6 +7,8 @@ pure-Python path (``huimin.rules.evaluate``) gives for that subject.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from huimin.rules import expr
 from huimin.rules.catalog import Program
 from huimin.rules.document import ProgramDef
@@ -131,9 +133,12 @@ def sql_format_yuan(x: str, d: Dialect) -> str:
 
 
 def compile_program(program: Program, year: int, dialect: Dialect, source: str,
-                    carry: tuple[str, ...] = (), reason_keys: bool = False) -> str:
+                    carry: tuple[str, ...] = (), reason_keys: bool = False,
+                    not_null: Collection[str] = ()) -> str:
     """One SELECT over ``source`` (a table name or a parenthesised query with alias).
     ``carry`` names source columns passed through first (e.g. a row number to order by).
+    ``not_null`` names source columns the caller knows are never NULL (e.g. checked
+    required columns), which lets some NULL tests be left out of the SQL.
 
     With ``reason_keys`` the texts are left to the caller: instead of ``reasons`` and
     ``rule_version`` the query returns ``reason_key``, the 0-based index into
@@ -149,6 +154,15 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         return sql_literal(value, dialect)
 
     names = builtin_params(year)
+
+    def sql(node: expr.Node) -> str:
+        return expr.to_sql(expr.substitute(node, names), dialect, not_null=not_null)
+
+    def nullable(node: expr.Node) -> bool:
+        return expr.may_be_null(expr.substitute(node, names), not_null)
+
+    # DuckDB: the area cover of each local scheme, computed once below the layer using it
+    covers: list[str] = []
     inner: list[str] = [f"{q(c)} AS {q(c)}" for c in (*carry, "person_id")]
     mid: list[str] = [q(c) for c in (*carry, "person_id")]
     ranks: list[str] = []
@@ -163,22 +177,36 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         for x in comp.excluded:
             conds.append(f"(NOT (SUBSTR({q('hukou_area_code')}, 1, {len(x)}) = {lit(x)}))")
         cover = " AND ".join(conds) if conds else "1 = 1"
-        crit_sql = [expr.to_sql(expr.substitute(c.expression, names), dialect)
-                    for c in doc.criteria]
-        inner.append(f"CASE WHEN {cover} THEN 1 ELSE 0 END AS cov_{i}")
+        # DuckDB: the cover once, in a layer below (on PostgreSQL the layer costs more than
+        # repeating the test)
+        covered = cover
+        if not conds:
+            inner.append(f"1 AS cov_{i}")
+        elif dialect == "duckdb":
+            covers.append(f"CASE WHEN {cover} THEN 1 ELSE 0 END AS cov_{i}")
+            inner.append(f"cov_{i}")
+            covered = f"cov_{i} = 1"
+        else:
+            inner.append(f"CASE WHEN {cover} THEN 1 ELSE 0 END AS cov_{i}")
 
-        def guarded(sql: str, cover: str = cover, always: bool = not conds) -> str:
+        def guarded(sql: str, covered: str = covered, always: bool = not conds) -> str:
             # criteria and amounts of a component are only computed where it covers the row
-            return sql if always else f"CASE WHEN {cover} THEN {sql} ELSE 0 END"
+            return sql if always else f"CASE WHEN {covered} THEN {sql} ELSE 0 END"
 
-        for k, s in enumerate(crit_sql):
-            inner.append(f"{guarded(f'CASE WHEN {s} THEN 1 ELSE 0 END')} AS c_{i}_{k}")
-        months = expr.to_sql(expr.substitute(doc.amount.months, names), dialect)
-        rate = expr.to_sql(expr.substitute(doc.amount.rate_fen, names), dialect)
-        inner.append(f"{guarded(f'COALESCE({months}, 0)')} AS m_{i}")
-        inner.append(f"{guarded(f'COALESCE({rate}, 0)')} AS r_{i}")
+        def or_zero(node: expr.Node) -> str:
+            return f"COALESCE({sql(node)}, 0)" if nullable(node) else sql(node)
+
+        for k, c in enumerate(doc.criteria):
+            # 1/0, a NULL criterion fails (a CASE costs DuckDB less than a cast)
+            inner.append(f"{guarded(f'CASE WHEN {sql(c.expression)} THEN 1 ELSE 0 END')} "
+                         f"AS c_{i}_{k}")
+        for value, name in ((doc.amount.months, f"m_{i}"), (doc.amount.rate_fen, f"r_{i}")):
+            # a constant needs no guard: it is only used where the component covers the row
+            constant = isinstance(expr.substitute(value, names), expr.Lit)
+            inner.append(f"{or_zero(value) if constant else guarded(or_zero(value))} AS {name}")
         all_pass = " AND ".join([f"cov_{i} = 1", *(f"c_{i}_{k} = 1"
-                                                   for k in range(len(crit_sql)))])
+                                                   for k in range(len(doc.criteria)))])
+        # (the pass test repeated costs less than one more layer, on PostgreSQL above all)
         mid.append(f"CASE WHEN {all_pass} THEN 1 ELSE 0 END AS e_{i}")
         amount = f"m_{i} * r_{i}" if doc.amount.kind == "monthly" else f"r_{i}"
         mid.append(f"CASE WHEN {all_pass} THEN m_{i} ELSE 0 END AS mm_{i}")
@@ -262,6 +290,8 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
     # Keep the layers apart: PostgreSQL and SQLite would otherwise merge them and repeat
     # each layer's expressions in the next (no common subexpression elimination).
     fence = {"postgres": " OFFSET 0", "sqlite": " LIMIT -1 OFFSET 0"}.get(dialect, "")
+    if covers:
+        source = f"(SELECT *, {', '.join(covers)} FROM {source}{fence}) t0"
     return (
         f"SELECT {''.join(q(c) + ', ' for c in carry)}{q('person_id')}, "
         f"{pick('e_{i}', '0')} AS {q('eligible')}, "

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from huimin.rules.catalog import Program
-from huimin.rules.columns import COLUMNS
+from huimin.rules.columns import COLUMNS, REQUIRED_COLUMNS
 from huimin.rules.compile import compile_program, reason_texts, version_texts
 from huimin.rules.errors import InputError, RulesError
 from huimin.rules.expr import Dialect, columns_of, quote_ident, sql_literal
@@ -295,7 +295,8 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
             amount = duckdb_amount_yuan("amount_fen")
             if texts is not None:
                 reasons, versions = _enum_lookups(con, texts, version_texts(program))
-                q = compile_program(program, year, "duckdb", source, reason_keys=True)
+                q = compile_program(program, year, "duckdb", source, reason_keys=True,
+                                     not_null=REQUIRED_COLUMNS)
                 # a row whose text is outside the table gets a NULL key, so a NULL text:
                 # Parquet output is checked afterwards (null counts in its metadata), CSV
                 # output stops at the first such row
@@ -313,7 +314,7 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
                     if _NO_TEXT not in str(exc):
                         raise
                 # some text is outside the precomputed table: build the texts per row
-            q = compile_program(program, year, "duckdb", source)
+            q = compile_program(program, year, "duckdb", source, not_null=REQUIRED_COLUMNS)
             return copy(f"SELECT person_id, eligible = 1 AS eligible, "
                         f"CAST(months AS BIGINT) AS months, {amount} AS amount_yuan, "
                         f"reasons, rule_version FROM ({q}) r")

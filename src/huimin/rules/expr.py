@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -426,8 +426,47 @@ def sql_literal(value: Value, dialect: Dialect) -> str:
     return sql_string(value)
 
 
-def to_sql(node: Node, dialect: Dialect, column: Callable[[str], str] | None = None) -> str:
-    """Compile an expression (parameters already substituted) to SQL for one engine."""
+def may_be_null(node: Node, not_null: Collection[str] = ()) -> bool:
+    """Whether an expression can be NULL when the columns in ``not_null`` never are (a
+    conservative answer: True unless NULL is ruled out). In ``x IS NULL OR …`` the other
+    operands are read with ``x`` not NULL, likewise in ``x IS NOT NULL AND …``."""
+    known = frozenset(not_null)
+
+    def flat(n: Node, op: str) -> list[Node]:
+        if isinstance(n, Binary) and n.op == op:
+            return [*flat(n.left, op), *flat(n.right, op)]
+        return [n]
+
+    def go(n: Node, known: frozenset[str]) -> bool:
+        if isinstance(n, Col):
+            return n.name not in known
+        if isinstance(n, Lit):
+            return n.value is None
+        if isinstance(n, Unary):
+            return n.op in ("not", "neg") and go(n.arg, known)
+        if isinstance(n, Binary):
+            if n.op in ("and", "or"):
+                parts = flat(n, n.op)
+                test = "isnull" if n.op == "or" else "notnull"
+                more = {p.arg.name for p in parts if isinstance(p, Unary) and p.op == test
+                        and isinstance(p.arg, Col)}
+                return any(go(p, known | more) for p in parts)
+            return go(n.left, known) or go(n.right, known)
+        if isinstance(n, InList):
+            return go(n.arg, known)
+        if isinstance(n, Case):
+            return any(go(v, known) for _, v in n.whens) or go(n.default, known)
+        if n.name == "coalesce":
+            return all(go(a, known) for a in n.args)
+        return any(go(a, known) for a in n.args)
+
+    return go(node, known)
+
+
+def to_sql(node: Node, dialect: Dialect, column: Callable[[str], str] | None = None,
+           not_null: Collection[str] = ()) -> str:
+    """Compile an expression (parameters already substituted) to SQL for one engine.
+    ``not_null`` names columns known never to be NULL (simpler SQL where that matters)."""
     col = column or (lambda n: quote_ident(n, dialect))
 
     def go(n: Node) -> str:
@@ -471,7 +510,12 @@ def to_sql(node: Node, dialect: Dialect, column: Callable[[str], str] | None = N
         args = [go(a) for a in n.args]
         sqlite_fn = "MIN" if n.name == "least" else "MAX"
         fn = sqlite_fn if dialect == "sqlite" else n.name.upper()
-        any_null = " OR ".join(f"{a} IS NULL" for a in args)
+        # only the arguments that can be NULL are tested (a literal never is)
+        nullable = [a for a, node_ in zip(args, n.args, strict=True)
+                    if may_be_null(node_, not_null)]
+        if not nullable:
+            return f"{fn}({', '.join(args)})"
+        any_null = " OR ".join(f"{a} IS NULL" for a in nullable)
         return f"(CASE WHEN {any_null} THEN NULL ELSE {fn}({', '.join(args)}) END)"
 
     return go(node)
