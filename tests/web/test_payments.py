@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -167,6 +168,22 @@ def test_frozen_amount_does_not_follow_the_case_and_reconciliation_says_so(
     [v] = report.variances
     assert v.check == reconcile.VOUCHERS and w.cases[0].number in v.item
     assert v.difference_fen == 30000 and "冻结后变更" in v.cause
+
+def test_reconciliation_lists_the_first_variances_of_a_kind_and_counts_the_rest(
+    personas: Personas, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = world(personas, 4)
+    cycle = cycle_of(personas)
+    changed = [c.pk for c in w.cases[:3]]
+    Case.objects.filter(pk__in=changed).update(amount_fen=F("amount_fen") + 100)
+    monkeypatch.setattr(reconcile, "LIMIT", 2)
+    report = reconcile.reconcile(cycle)
+    assert [v.cause for v in report.variances] == [
+        "案件金额在冻结后变更：冻结的应发金额未随之调整，须另行补发或追回"] * 2
+    assert report.more == 1 and not report.all_ok
+    monkeypatch.setattr(reconcile, "LIMIT", 3)
+    report = reconcile.reconcile(cycle)
+    assert len(report.variances) == 3 and report.more == 0
 
 
 def test_reconciliation_lists_lines_and_entitlements_whose_references_are_broken(

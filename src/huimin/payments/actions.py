@@ -237,20 +237,19 @@ def create_batch(actor: Any, cycle: PaymentCycle, *,
                 f"""
                 INSERT INTO {T_LINE} (batch_id, case_id, entitlement_id, seq, payee_name,
                     bank_name, bank_account_id, amount_fen, status, bank_reason, live)
-                SELECT %s, w.case_id, w.id, w.seq, p.name, ba.bank_name, ba.id,
+                SELECT %s, w.case_id, w.id, w.seq, p.name, w.bank_name, w.bank_account_id,
                     w.amount_fen, '{LineStatus.PENDING}', '', %s
                 FROM (
                     -- number the waiting entitlements on narrow rows, then fetch the payee
-                    SELECT e.id, e.case_id, e.bank_account_id, e.amount_fen,
-                        ROW_NUMBER() OVER (ORDER BY e.id) AS seq
+                    SELECT e.id, e.case_id, e.bank_account_id, e.amount_fen, a.bank_name,
+                        a.person_id, ROW_NUMBER() OVER (ORDER BY e.id) AS seq
                     FROM {T_ENT} e
                     JOIN {T_CASE} c ON c.id = e.case_id
                     JOIN {T_ACCOUNT} a ON a.id = e.bank_account_id
                     WHERE e.cycle_id = %s AND e.status = %s AND a.active = %s
                       AND c.state IN {from_states} AND {WAITING}
                 ) w
-                JOIN {T_ACCOUNT} ba ON ba.id = w.bank_account_id
-                JOIN {T_PERSON} p ON p.id = ba.person_id
+                JOIN {T_PERSON} p ON p.id = w.person_id
                 """,
                 [batch.pk, True, cycle.pk, EntitlementStatus.PAYABLE, True])
     except IntegrityError:
@@ -314,6 +313,7 @@ def render_bank_file(batch: PaymentBatch) -> tuple[bytes, bankfile.Totals]:
     number = batch.number
     assert batch.released_at is not None
     pay_date = timezone.localtime(batch.released_at).date()
+    sql.set_based()  # the lines are sorted by sequence in memory
     lines = sql.fetch_arrow(
         f"SELECT l.seq, l.payee_name, ba.account_sealed, l.bank_name, l.amount_fen "
         f"FROM {T_LINE} l JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id "
@@ -588,6 +588,10 @@ def _apply_changes(actor: Any, batch: PaymentBatch, ret: BankReturn, changes: An
         f"""UPDATE {T_LINE} SET status = r.result, bank_reason = r.reason, settled_by_id = %s,
                 live = (r.result IN {live})
             FROM pay_return r WHERE {T_LINE}.id = r.line_id""", [ret.pk])
+    # and statistics that know them paid: reconciliation, which usually comes next, would
+    # otherwise expect no paid line and look each one up by index
+    sql.analyze(T_LINE, n)
+    sql.analyze(T_CASE, n)
     rows = sql.fetchall(
         f"""SELECT r.result, SUM(l.amount_fen) FROM pay_return r
             JOIN {T_LINE} l ON l.id = r.line_id GROUP BY r.result""")
