@@ -77,6 +77,33 @@ def main() -> None:
     run(args.n, args.out, args.layout, seed_from=None if copied or seed is None else (url, seed))
 
 
+#: server settings that change the figures; a preloaded auto_explain with log_analyze times
+#: every plan node of every statement and makes the large statements much slower
+_SETTINGS = ("fsync", "synchronous_commit", "shared_buffers", "work_mem",
+             "max_parallel_workers_per_gather", "jit", "shared_preload_libraries",
+             "session_preload_libraries")
+
+
+def server_settings() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s) "
+                    "ORDER BY name", [list(_SETTINGS)])
+        rows = cur.fetchall()
+    def shown(value: str, unit: str | None) -> str:
+        if not value:
+            return "''"
+        if unit in ("8kB", "kB") and value.isdigit():  # sizes in MB
+            return f"{int(value) * (8 if unit == '8kB' else 1) // 1024}MB"
+        return value + (unit or "")
+
+    text = ", ".join(f"{name}={shown(value, unit)}" for name, value, unit in rows)
+    if any(value and name.endswith("preload_libraries") for name, value, _ in rows):
+        text += "  (preloaded libraries: figures may include their overhead)"
+    return text
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process plus, when the server runs on this machine, of the database
     session's backend (steadier than wall time on a shared machine)."""
@@ -134,6 +161,7 @@ def run(n: int, out: Path, layout: str, seed_from: tuple[str, str] | None = None
     approver = User.objects.get(username="bench_county")
     program = Program.objects.get(code="childcare-subsidy")
     print(f"PostgreSQL {connection.pg_version}, {os.cpu_count()} CPUs; N = {n:,}", flush=True)
+    print(f"  server: {server_settings()}", flush=True)
     t0 = time.perf_counter()
     if not seeded:
         approved_cases(n, program=program, county="445224", claim_year=2026, actor=finance,

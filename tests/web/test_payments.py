@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
@@ -274,6 +274,34 @@ def test_export_and_return_issue_a_fixed_number_of_queries(
     with django_assert_max_num_queries(25):
         counts = pay.import_return(personas.finance, batch, data)
     assert (counts["paid"], counts["failed"]) == (5, 1)
+
+
+def test_freezing_and_batching_read_the_table_they_fill_once(personas: Personas) -> None:
+    """The entitlements and the lines are inserted by statements that also read the table
+    they fill (cases not frozen yet, entitlements not in a batch yet). Whatever the statistics
+    say, that read must be a hash or merge join, done once: a nested loop rescans the table
+    per case while the statement grows it, hours for a million cases."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL planner question")
+    world(personas, 6)
+    with connection.cursor() as cur:  # the statistics of a first cycle: both tables empty
+        cur.execute("ANALYZE payments_entitlement")
+        cur.execute("ANALYZE payments_paymentline")
+    plans: dict[str, str] = {}
+
+    def explain(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        for table in ("payments_entitlement", "payments_paymentline"):
+            if sql.lstrip().startswith(f"INSERT INTO {table}"):
+                context["cursor"].execute("EXPLAIN " + sql, params)
+                plans[table] = "\n".join(r[0] for r in context["cursor"].fetchall())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain):
+        batch = pay.create_batch(personas.finance, cycle_of(personas))
+    assert batch.line_count == 6
+    assert set(plans) == {"payments_entitlement", "payments_paymentline"}
+    for table, plan in plans.items():
+        assert "Nested Loop" not in plan, f"{table}:\n{plan}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -148,7 +148,29 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
                             AND ba.active = %s AND ba.person_id IN
                             (c.subject_id, COALESCE(c.applicant_id, c.subject_id)))""",
         [cycle.pk, True])
-    inserted = sql.execute(
+    with sql.no_rescans():
+        inserted = _freeze(cycle, program, claim_year, prefix, held, now, cut_off)
+    sql.analyze(T_ENT, inserted)
+    stats = _cycle_totals(cycle)
+    new_fen = stats["payable_fen"] - before["payable_fen"]
+    new_count = stats["payable_count"] - before["payable_count"]
+    versions = sorted({v for v in Entitlement.objects.filter(cycle=cycle).order_by()
+                       .values_list("rule_version", flat=True).distinct() if v})
+    PaymentCycle.objects.filter(pk=cycle.pk).update(built_at=now, rule_versions=versions,
+                                                    **stats)
+    ledger.post(cycle=cycle, kind="freeze", memo=f"{cycle.number} 冻结应发 {new_count} 人",
+                actor=actor, at=now, moves=[(A.PAYABLE, A.ALLOCATION, int(new_fen))])
+    record(actor, "cycle.build", cycle, area_code=area.code, cycle=cycle.pk,
+           amount_fen=int(new_fen), frozen=inserted, payable=int(new_count),
+           cut_off=cut_off.isoformat(), created=created)
+    cycle.refresh_from_db()
+    return cycle
+
+
+def _freeze(cycle: PaymentCycle, program: Program, claim_year: int, prefix: str, held: str,
+            now: Any, cut_off: date) -> int:
+    """Insert the entitlements of the approved cases not frozen yet; returns how many."""
+    return sql.execute(
         f"""
         INSERT INTO {T_ENT} (cycle_id, case_id, bank_account_id,
             amount_fen, months, rule_version, case_version, inputs, subject_death_date,
@@ -179,21 +201,6 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
         [cycle.pk, sql.ts(now), sql.day(cut_off), prefix + "%", program.pk, claim_year,
          prefix + "%"],
     )
-    sql.analyze(T_ENT, inserted)
-    stats = _cycle_totals(cycle)
-    new_fen = stats["payable_fen"] - before["payable_fen"]
-    new_count = stats["payable_count"] - before["payable_count"]
-    versions = sorted({v for v in Entitlement.objects.filter(cycle=cycle).order_by()
-                       .values_list("rule_version", flat=True).distinct() if v})
-    PaymentCycle.objects.filter(pk=cycle.pk).update(built_at=now, rule_versions=versions,
-                                                    **stats)
-    ledger.post(cycle=cycle, kind="freeze", memo=f"{cycle.number} 冻结应发 {new_count} 人",
-                actor=actor, at=now, moves=[(A.PAYABLE, A.ALLOCATION, int(new_fen))])
-    record(actor, "cycle.build", cycle, area_code=area.code, cycle=cycle.pk,
-           amount_fen=int(new_fen), frozen=inserted, payable=int(new_count),
-           cut_off=cut_off.isoformat(), created=created)
-    cycle.refresh_from_db()
-    return cycle
 
 
 def _cycle_totals(cycle: PaymentCycle) -> dict[str, int]:
@@ -232,7 +239,7 @@ def create_batch(actor: Any, cycle: PaymentCycle, *,
     from_states = sql.quote(_from_states(Transition.ADD_TO_BATCH))
     to_state = _to_state(Transition.ADD_TO_BATCH)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), sql.no_rescans():
             count = sql.execute(
                 f"""
                 INSERT INTO {T_LINE} (batch_id, case_id, entitlement_id, seq, payee_name,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -47,6 +48,24 @@ def set_based() -> None:
     """Room for the sorts and hash joins of a million-row statement (this transaction only)."""
     if is_pg():
         execute("SET LOCAL work_mem = '512MB'")
+
+
+@contextmanager
+def no_rescans() -> Iterator[None]:
+    """For a statement that inserts into a table it also reads (``INSERT … SELECT … WHERE NOT
+    EXISTS (… the same table …)``): no nested loops while it runs. When the statistics say the
+    table is empty (a first cycle, or after a rolled-back build was vacuumed away) the planner
+    may otherwise rescan the table once per source row, while the statement itself fills it:
+    a million rows would take hours instead of seconds. A hash or merge join reads it once,
+    before the first row is written."""
+    if not is_pg():
+        yield
+        return
+    (before,) = fetchone("SELECT current_setting('enable_nestloop')")
+    execute("SET LOCAL enable_nestloop = off")
+    yield
+    # (after an error the transaction or savepoint is rolled back, and the setting with it)
+    execute(f"SET LOCAL enable_nestloop = {'on' if before == 'on' else 'off'}")
 
 
 #: a statement that wrote at least this many rows refreshes the table's statistics
