@@ -204,14 +204,15 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
             # a constant needs no guard: it is only used where the component covers the row
             constant = isinstance(expr.substitute(value, names), expr.Lit)
             inner.append(f"{or_zero(value) if constant else guarded(or_zero(value))} AS {name}")
-        all_pass = " AND ".join([f"cov_{i} = 1", *(f"c_{i}_{k} = 1"
-                                                   for k in range(len(doc.criteria)))])
-        # (the pass test repeated costs less than one more layer, on PostgreSQL above all)
-        mid.append(f"CASE WHEN {all_pass} THEN 1 ELSE 0 END AS e_{i}")
+        # passes all: the product of the 0/1 cover and criteria (products of columns already
+        # computed cost DuckDB less than CASE over their conjunction, the same elsewhere);
+        # the factor 0 comes first, so an amount is never multiplied out where it fails
+        passed = " * ".join([f"cov_{i}", *(f"c_{i}_{k}" for k in range(len(doc.criteria)))])
         amount = f"m_{i} * r_{i}" if doc.amount.kind == "monthly" else f"r_{i}"
-        mid.append(f"CASE WHEN {all_pass} THEN m_{i} ELSE 0 END AS mm_{i}")
-        mid.append(f"CASE WHEN {all_pass} THEN r_{i} ELSE 0 END AS rr_{i}")
-        mid.append(f"CAST(CASE WHEN {all_pass} THEN {amount} ELSE 0 END AS BIGINT) AS a_{i}")
+        mid.append(f"{passed} AS e_{i}")
+        mid.append(f"{passed} * m_{i} AS mm_{i}")
+        mid.append(f"{passed} * r_{i} AS rr_{i}")
+        mid.append(f"CAST({passed} * {amount} AS BIGINT) AS a_{i}")
         fail_texts = _failure_texts(doc)
         fmask = " + ".join(f"(1 - c_{i}_{k}) * {2 ** k}"
                            for k in range(len(doc.criteria))) or "0"
@@ -226,9 +227,8 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
                 for k, c in enumerate(doc.criteria))
             mid.append(f"SUBSTR({fails}, 2) AS f_{i}")
         mid.append(f"cov_{i}")
-        ranks.append(f"CASE WHEN cov_{i} = 1 THEN "
-                     f"CAST(CASE WHEN {all_pass} THEN {amount} ELSE 0 END AS BIGINT) "
-                     f"ELSE -1 END AS k_{i}")
+        # the rank: the amount where the component covers the row, else -1
+        ranks.append(f"CAST({passed} * {amount} AS BIGINT) + cov_{i} - 1 AS k_{i}")
     mid.extend(ranks)
 
     # the winner: first covered component with the highest amount -------------------------
