@@ -675,6 +675,7 @@ def recheck_batch(actor: Any, batch: PaymentBatch, *, note: str) -> int:
     if cycle is None:
         raise Conflict(f"批次 {locked.number} 不属于任何发放周期")
     now = _now()
+    sql.set_based()
     not_paid = sql.quote(NOT_PAID)
     where = (f"l.batch_id = %s AND l.status IN {not_paid} AND NOT EXISTS "
              f"(SELECT 1 FROM {T_FIX} k WHERE k.line_id = l.id)")
@@ -697,12 +698,14 @@ def recheck_batch(actor: Any, batch: PaymentBatch, *, note: str) -> int:
             FROM {T_LINE} l JOIN {T_CASE} c ON c.id = l.case_id
             JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id WHERE {where}""",
         [sql.ts(now), actor.pk, cycle.area.code, prefix, note[:200], locked.pk])
-    n = sql.execute(
-        f"""INSERT INTO {T_FIX} (line_id, old_account_masked, bank_account_id, note, actor_id, at)
-            SELECT l.id, ba.account_masked, e.bank_account_id, %s, %s, %s
-            FROM {T_LINE} l JOIN {T_ENT} e ON e.id = l.entitlement_id
-            JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id WHERE {where}""",
-        [note[:200], actor.pk, sql.ts(now), locked.pk])
+    with sql.no_rescans():  # a whole failed file can be a million lines
+        n = sql.execute(
+            f"""INSERT INTO {T_FIX} (line_id, old_account_masked, bank_account_id, note,
+                    actor_id, at)
+                SELECT l.id, ba.account_masked, e.bank_account_id, %s, %s, %s
+                FROM {T_LINE} l JOIN {T_ENT} e ON e.id = l.entitlement_id
+                JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id WHERE {where}""",
+            [note[:200], actor.pk, sql.ts(now), locked.pk])
     ledger.post(cycle=cycle, batch=locked, kind="correct", actor=actor, at=now,
                 memo=f"{locked.number} 核实后原账户重发 {n} 笔",
                 moves=[(A.PAYABLE, A.FAILED if status == LineStatus.FAILED else A.RETURNED,
