@@ -27,6 +27,14 @@ ENV: dict[str, expr.Type] = {"a": "int", "b": "int", "d": "date", "s": "str", "f
     ("a BETWEEN 1 AND 3", {"a": 3}, True),
     ("a IN (1, 2)", {"a": None}, None),
     ("STARTS_WITH(s, '5104')", {"s": "510402001001"}, True),
+    ("STARTS_WITH(s, '5104')", {"s": None}, None),
+    ("STARTS_WITH(s, '5104')", {"s": "51"}, False),
+    ("STARTS_WITH(s, '')", {"s": "x"}, True),
+    # a text defaulted to '' (DuckDB tests the column itself)
+    ("STARTS_WITH(COALESCE(s, ''), '5104')", {"s": None}, False),
+    ("NOT STARTS_WITH(COALESCE(s, ''), '5104')", {"s": None}, True),
+    ("STARTS_WITH(COALESCE(s, ''), '5104')", {"s": "510402001001"}, True),
+    ("STARTS_WITH(COALESCE(s, ''), '')", {"s": None}, True),
     ("YEAR(d) * 100 + MONTH(d)", {"d": date(2023, 12, 10)}, 202312),
     ("CASE WHEN a > 1 THEN 'x' WHEN a IS NULL THEN 'n' END", {"a": 0}, None),
     ("d >= DATE '2022-01-01' AND NOT f", {"d": date(2022, 1, 1), "f": False}, True),
@@ -124,3 +132,14 @@ def test_least_greatest_test_only_arguments_that_can_be_null() -> None:
     duck = duckdb.connect()
     assert duck.execute(f"SELECT {sql} FROM (SELECT NULL::BIGINT AS a)").fetchone() == (None,)
     assert duck.execute(f"SELECT {sql} FROM (SELECT 40::BIGINT AS a)").fetchone() == (12,)
+
+
+def test_shared_subexpressions_are_read_from_their_column() -> None:
+    node = expr.parse("YEAR(d) * 12 + MONTH(d) > 0 AND YEAR(d) > 2000")
+    year = expr.parse("YEAR(d)")
+    sql = expr.to_sql(node, "duckdb", shared={year: "y_d"})
+    assert sql.count("y_d") == 2 and "YEAR(" not in sql and "MONTH(" in sql
+    assert expr.date_parts(node) == [year, expr.parse("MONTH(d)"), year]
+    duck = duckdb.connect()
+    assert duck.execute(f"SELECT {sql} FROM (SELECT DATE '2023-12-10' AS d, 2023 AS y_d)"
+                        ).fetchone() == (True,)

@@ -151,6 +151,24 @@ def test_reasons_read_back_as_dictionary_encoded_text(catalog: Catalog, tmp_path
     assert types == [("VARCHAR", "VARCHAR")]
 
 
+def test_blank_codes_read_as_missing(catalog: Catalog, tmp_path: Path) -> None:
+    # a blank parent code means no code: where a column holds none, the query reads it as
+    # it is; where it holds one, as NULL — the same results either way
+    program = catalog.overlay([DATA]).for_year("childcare-subsidy", 2025)
+    rows = random_registry(1500, seed=11)
+    table = io.registry_table(rows).drop_columns(["_row"])
+    assert table.column("parent2_hukou_area_code").null_count > 0
+    src = tmp_path / "nulls.parquet"
+    pq.write_table(table, src)
+    blank = tmp_path / "blanks.parquet"
+    col = table.schema.get_field_index("parent2_hukou_area_code")
+    pq.write_table(table.set_column(col, "parent2_hukou_area_code",
+                                    table.column(col).fill_null("")), blank)
+    want = in_output_layout(expected(program, 2025, rows))
+    assert run_parquet(program, 2025, src, tmp_path / "a.parquet") == want
+    assert run_parquet(program, 2025, blank, tmp_path / "b.parquet") == want
+
+
 def _base_rows(n: int) -> list[dict[str, object]]:
     return [{"person_id": f"k{i}", "birth_date": "2024-01-01", "hukou_area_code": "445224100201",
              "hukou_type": "rural", "parent1_hukou_area_code": "445224100201"}

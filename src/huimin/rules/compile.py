@@ -132,6 +132,33 @@ def sql_format_yuan(x: str, d: Dialect) -> str:
     return f"(CASE WHEN {x} % 100 = 0 THEN {whole} ELSE {whole} || '.' || {frac} END)"
 
 
+def _shared_date_parts(program: Program, names: dict[str, expr.Node],
+                       dialect: Dialect) -> dict[expr.Node, str]:
+    """DuckDB: the date parts (``YEAR(birth_date)`` …) to compute once per row, in the layer
+    below the criteria, instead of in every criterion and amount using them (DuckDB shares
+    no subexpression inside a CASE, and every criterion is one). Those used more than once
+    and at least once by a component that covers every row: one that covers only some rows
+    computes its criteria only there, which costs less than a date part on every row."""
+    if dialect != "duckdb":
+        return {}
+    counts: dict[expr.Func, int] = {}
+    everywhere: set[expr.Func] = set()
+    for comp in program.components:
+        doc = comp.doc
+        nodes = [c.expression for c in doc.criteria] + [doc.amount.months, doc.amount.rate_fen]
+        for node in nodes:
+            for part in expr.date_parts(expr.substitute(node, names)):
+                counts[part] = counts.get(part, 0) + 1
+                if not comp.prefix and not comp.excluded:
+                    everywhere.add(part)
+    out: dict[expr.Node, str] = {}
+    for fn in counts:
+        col = fn.args[0]
+        if counts[fn] > 1 and fn in everywhere and isinstance(col, expr.Col):
+            out[fn] = f"dp_{fn.name}_{col.name}"
+    return out
+
+
 def compile_program(program: Program, year: int, dialect: Dialect, source: str,
                     carry: tuple[str, ...] = (), reason_keys: bool = False,
                     not_null: Collection[str] = ()) -> str:
@@ -154,19 +181,23 @@ def compile_program(program: Program, year: int, dialect: Dialect, source: str,
         return sql_literal(value, dialect)
 
     names = builtin_params(year)
+    comps = program.components
+    shared = _shared_date_parts(program, names, dialect)
 
     def sql(node: expr.Node) -> str:
-        return expr.to_sql(expr.substitute(node, names), dialect, not_null=not_null)
+        return expr.to_sql(expr.substitute(node, names), dialect, not_null=not_null,
+                           shared=shared)
 
     def nullable(node: expr.Node) -> bool:
         return expr.may_be_null(expr.substitute(node, names), not_null)
 
-    # DuckDB: the area cover of each local scheme, computed once below the layer using it
-    covers: list[str] = []
+    # DuckDB: the area cover of each local scheme and the shared date parts, computed once
+    # below the layer using them
+    covers: list[str] = [f"{expr.to_sql(node, dialect)} AS {name}"
+                         for node, name in shared.items()]
     inner: list[str] = [f"{q(c)} AS {q(c)}" for c in (*carry, "person_id")]
     mid: list[str] = [q(c) for c in (*carry, "person_id")]
     ranks: list[str] = []
-    comps = program.components
     for i, comp in enumerate(comps):
         doc = comp.doc
         # coverage by area ------------------------------------------------------------

@@ -213,23 +213,27 @@ def _first_refused_row(con: Any, src: Path, scan: str, checks: list[_Check]) -> 
 
 
 def _check_distinct_values(con: Any, src: Path, scan: str, plain_scan: str,
-                           checks: list[_Check]) -> None:
+                           checks: list[_Check]) -> set[str]:
     """Check the per-value checks on each column's distinct values (one hash aggregate per
-    column instead of string functions on every row); on failure report the first row."""
+    column instead of string functions on every row); on failure report the first row.
+    Returns the checked columns that hold no blank text (they need no ``NULLIF``)."""
     by_col: dict[str, list[str]] = {}
     for c in checks:
         if c.per_value:
             by_col.setdefault(c.column, []).append(c.cond)
     if not by_col:
-        return
+        return set()
     # the condition goes in the aggregate's FILTER: as a WHERE it would be pushed below the
     # DISTINCT and run on every row again
-    parts = [f"SELECT count(*) FILTER (WHERE {' OR '.join(f'({c})' for c in conds)}) AS n "
+    parts = [f"SELECT {sql_literal(name, 'duckdb')} AS col, "
+             f"count(*) FILTER (WHERE {' OR '.join(f'({c})' for c in conds)}) AS n, "
+             f"count(*) FILTER (WHERE \"{name}\" = '') AS blank "
              f"FROM (SELECT DISTINCT \"{name}\" FROM {plain_scan})"
              for name, conds in by_col.items()]
-    bad = con.execute(f"SELECT sum(n) FROM ({' UNION ALL '.join(parts)})").fetchone()
-    if bad is not None and bad[0]:
+    rows = con.execute(' UNION ALL '.join(parts)).fetchall()
+    if any(n for _, n, _ in rows):
         raise _first_refused_row(con, src, scan, checks)
+    return {str(col) for col, _, blank in rows if not blank}
 
 
 def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
@@ -262,7 +266,7 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
         plain_scan = f"read_parquet({sql_literal(str(src), 'duckdb')})"
         scan = f"read_parquet({sql_literal(str(src), 'duckdb')}, file_row_number = true)"
         checks = _input_checks(schema.names, needed)
-        _check_distinct_values(con, src, scan, plain_scan, checks)
+        no_blanks = _check_distinct_values(con, src, scan, plain_scan, checks)
         select = []
         for name, col in COLUMNS.items():
             if name == "person_id":
@@ -271,7 +275,10 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
                 kind = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "bool": "BOOLEAN"}
                 select.append(f"CAST(NULL AS {kind[col.type]}) AS \"{name}\"")
             else:
-                ref = f'NULLIF("{name}", \'\')' if col.type == "str" else f'"{name}"'
+                # a blank text reads as NULL; a NULLIF would also undo the Parquet
+                # dictionary encoding of a code column, so it is left out where no blank is
+                blank = col.type == "str" and name not in no_blanks
+                ref = f'NULLIF("{name}", \'\')' if blank else f'"{name}"'
                 select.append(f'{ref} AS "{name}"')
         # a refused row stops the run; the row reported is then looked up in file order
         arms = " ".join(f"WHEN {c.cond} THEN error('{_REFUSED}')"

@@ -426,6 +426,26 @@ def sql_literal(value: Value, dialect: Dialect) -> str:
     return sql_string(value)
 
 
+def date_parts(node: Node) -> list[Func]:
+    """The ``YEAR(column)``, ``MONTH(column)`` and ``DAY(column)`` calls in an expression,
+    once per occurrence."""
+    if isinstance(node, Func) and node.name in ("year", "month", "day") \
+            and isinstance(node.args[0], Col):
+        return [node]
+    if isinstance(node, Unary):
+        return date_parts(node.arg)
+    if isinstance(node, Binary):
+        return date_parts(node.left) + date_parts(node.right)
+    if isinstance(node, InList):
+        return date_parts(node.arg)
+    if isinstance(node, Case):
+        return [f for c, v in node.whens for f in date_parts(c) + date_parts(v)] + \
+            date_parts(node.default)
+    if isinstance(node, Func):
+        return [f for a in node.args for f in date_parts(a)]
+    return []
+
+
 def may_be_null(node: Node, not_null: Collection[str] = ()) -> bool:
     """Whether an expression can be NULL when the columns in ``not_null`` never are (a
     conservative answer: True unless NULL is ruled out). In ``x IS NULL OR …`` the other
@@ -464,12 +484,16 @@ def may_be_null(node: Node, not_null: Collection[str] = ()) -> bool:
 
 
 def to_sql(node: Node, dialect: Dialect, column: Callable[[str], str] | None = None,
-           not_null: Collection[str] = ()) -> str:
+           not_null: Collection[str] = (), shared: Mapping[Node, str] | None = None) -> str:
     """Compile an expression (parameters already substituted) to SQL for one engine.
-    ``not_null`` names columns known never to be NULL (simpler SQL where that matters)."""
+    ``not_null`` names columns known never to be NULL (simpler SQL where that matters);
+    ``shared`` maps subexpressions to the SQL of a value computed once beforehand."""
     col = column or (lambda n: quote_ident(n, dialect))
+    done = shared or {}
 
     def go(n: Node) -> str:
+        if n in done:
+            return done[n]
         if isinstance(n, Col):
             return col(n.name)
         if isinstance(n, Lit):
@@ -499,10 +523,18 @@ def to_sql(node: Node, dialect: Dialect, column: Callable[[str], str] | None = N
                 return f"CAST(EXTRACT({n.name.upper()} FROM {arg}) AS INTEGER)"
             return f"{n.name.upper()}({arg})"
         if n.name == "starts_with":
-            prefix = n.args[1]
+            text, prefix = n.args
             assert isinstance(prefix, Lit) and isinstance(prefix.value, str)
-            return (f"(SUBSTR({go(n.args[0])}, 1, {len(prefix.value)}) = "
-                    f"{sql_literal(prefix.value, dialect)})")
+            lit = sql_literal(prefix.value, dialect)
+            if dialect != "duckdb":
+                return f"(SUBSTR({go(text)}, 1, {len(prefix.value)}) = {lit})"
+            # DuckDB: prefix() compares in place where SUBSTR builds a new string; a text
+            # defaulted to '' never starts with a non-empty prefix, so the default need not
+            # be built either
+            if (prefix.value and isinstance(text, Func) and text.name == "coalesce"
+                    and len(text.args) == 2 and text.args[1] == Lit("", "str")):
+                return f"COALESCE(prefix({go(text.args[0])}, {lit}), FALSE)"
+            return f"prefix({go(text)}, {lit})"
         if n.name == "coalesce":
             return f"COALESCE({', '.join(go(a) for a in n.args)})"
         # least / greatest: NULL if any argument is NULL, identically on every engine (the
