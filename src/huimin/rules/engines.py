@@ -290,7 +290,7 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
         with atomic_output(out) as tmp:
             target = sql_literal(str(tmp), "duckdb")
 
-            def copy(query: str) -> int:
+            def copy(query: str, fmt: str = fmt) -> int:
                 try:
                     res = con.execute(f"COPY ({query}) TO {target} {fmt}").fetchone()
                 except duckdb.Error as exc:
@@ -310,11 +310,15 @@ def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
                 text = f"({reasons})[reason_key + 1]"
                 if out_fmt == "csv":
                     text = f"COALESCE({text}, error('{_NO_TEXT}'))"
+                # the only text column is then person_id, unique per row: no dictionary is
+                # tried for it (the ENUMs are written dictionary-encoded regardless)
+                keyed_fmt = ("(FORMAT parquet, STRING_DICTIONARY_PAGE_SIZE_LIMIT 1)"
+                             if out_fmt == "parquet" else fmt)
                 try:
                     n = copy(f"SELECT person_id, eligible = 1 AS eligible, "
                              f"CAST(months AS BIGINT) AS months, {amount} AS amount_yuan, "
                              f"{text} AS reasons, ({versions})[version_key + 1] AS rule_version "
-                             f"FROM ({q}) r")
+                             f"FROM ({q}) r", keyed_fmt)
                     if out_fmt == "csv" or _null_count(con, tmp, "reasons") == 0:
                         return n
                 except duckdb.Error as exc:
