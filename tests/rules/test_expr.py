@@ -125,13 +125,37 @@ def test_may_be_null(text: str, not_null: tuple[str, ...], nullable: bool) -> No
 
 def test_least_greatest_test_only_arguments_that_can_be_null() -> None:
     node = expr.parse("LEAST(GREATEST(a + 1, 0), 12)")
-    assert expr.to_sql(node, "duckdb", not_null=("a",)) == (
+    assert expr.to_sql(node, "postgres", not_null=("a",)) == (
         'LEAST(GREATEST(("a" + 1), 0), 12)')
+    assert "IS NULL" not in expr.to_sql(node, "duckdb", not_null=("a",))
     sql = expr.to_sql(node, "duckdb")
     assert "0 IS NULL" not in sql and "12 IS NULL" not in sql
     duck = duckdb.connect()
     assert duck.execute(f"SELECT {sql} FROM (SELECT NULL::BIGINT AS a)").fetchone() == (None,)
     assert duck.execute(f"SELECT {sql} FROM (SELECT 40::BIGINT AS a)").fetchone() == (12,)
+
+
+@pytest.mark.parametrize(("text", "clamp"), [
+    ("LEAST(GREATEST(a * 2 - MONTH(d), 0), 12)", True),
+    ("GREATEST(a - 3, 0)", True),
+    ("LEAST(a + b, 5)", True),
+    ("LEAST(GREATEST(a, 7), 3)", False),  # empty range: the outer LEAST stays a call
+    ("GREATEST(LEAST(a, 9), b)", False),  # bound not a literal
+])
+def test_duckdb_clamps_agree_with_python(text: str, clamp: bool) -> None:
+    # DuckDB spells a clamp of arithmetic between integer literals as CASE: same values,
+    # NULL included
+    node = expr.parse(text)
+    expr.typecheck(node, ENV)
+    sql = expr.to_sql(node, "duckdb")
+    assert ("LEAST" not in sql and "GREATEST" not in sql) is clamp
+    duck = duckdb.connect()
+    for a in (None, -20, -1, 0, 1, 3, 6, 7, 9, 11, 40):
+        for b in (None, 2):
+            row = {"a": a, "b": b, "d": date(2024, 5, 1)}
+            got = duck.execute(f"SELECT {sql} FROM (SELECT ?::BIGINT AS a, ?::BIGINT AS b, "
+                               "?::DATE AS d)", [a, b, row["d"]]).fetchone()
+            assert got == (expr.evaluate(node, row),), (text, a, b)
 
 
 def test_shared_subexpressions_are_read_from_their_column() -> None:
