@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from huimin.rules import parquet_dict
 from huimin.rules.catalog import Program
 from huimin.rules.columns import COLUMNS, REQUIRED_COLUMNS
 from huimin.rules.compile import compile_program, reason_texts, version_texts
@@ -223,17 +224,36 @@ def _check_distinct_values(con: Any, src: Path, scan: str, plain_scan: str,
             by_col.setdefault(c.column, []).append(c.cond)
     if not by_col:
         return set()
-    # the condition goes in the aggregate's FILTER: as a WHERE it would be pushed below the
-    # DISTINCT and run on every row again
-    parts = [f"SELECT {sql_literal(name, 'duckdb')} AS col, "
-             f"count(*) FILTER (WHERE {' OR '.join(f'({c})' for c in conds)}) AS n, "
-             f"count(*) FILTER (WHERE \"{name}\" = '') AS blank "
-             f"FROM (SELECT DISTINCT \"{name}\" FROM {plain_scan})"
-             for name, conds in by_col.items()]
-    rows = con.execute(' UNION ALL '.join(parts)).fetchall()
-    if any(n for _, n, _ in rows):
-        raise _first_refused_row(con, src, scan, checks)
-    return {str(col) for col, _, blank in rows if not blank}
+
+    def counts(name: str, conds: list[str], values: str) -> str:
+        # the condition goes in the aggregate's FILTER: as a WHERE it would be pushed below
+        # the DISTINCT and run on every row again
+        return (f"SELECT {sql_literal(name, 'duckdb')} AS col, "
+                f"count(*) FILTER (WHERE {' OR '.join(f'({c})' for c in conds)}) AS n, "
+                f"count(*) FILTER (WHERE \"{name}\" = '') AS blank FROM {values}")
+
+    no_blanks: set[str] = set()
+    scans: list[str] = []
+    for name, conds in by_col.items():
+        # a column dictionary-encoded throughout is checked on its dictionaries, read
+        # without decoding a row; they may hold values no row uses, so a refusal there is
+        # settled by the scan
+        found = parquet_dict.distinct_texts(src, name)
+        if found is not None:
+            items = ", ".join("NULL" if v is None else sql_literal(v, "duckdb") for v in found)
+            values = f"(SELECT unnest(CAST([{items}] AS VARCHAR[])) AS \"{name}\")"
+            row = con.execute(counts(name, conds, values)).fetchone()
+            if row is not None and not row[1]:
+                if not row[2]:
+                    no_blanks.add(name)
+                continue
+        scans.append(counts(name, conds, f"(SELECT DISTINCT \"{name}\" FROM {plain_scan})"))
+    if scans:
+        rows = con.execute(" UNION ALL ".join(scans)).fetchall()
+        if any(n for _, n, _ in rows):
+            raise _first_refused_row(con, src, scan, checks)
+        no_blanks |= {str(col) for col, _, blank in rows if not blank}
+    return no_blanks
 
 
 def eval_duckdb_parquet(program: Program, year: int, src: Path, out: Path,
