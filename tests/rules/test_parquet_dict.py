@@ -11,8 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from huimin.rules import Catalog, InputError, engines
-from huimin.rules.parquet_dict import distinct_texts
+from huimin.rules import Catalog, InputError, engines, parquet_dict
+
+
+def distinct_texts(path: Path, column: str) -> set[str | None] | None:
+    return parquet_dict.distinct_texts(path, [column])[column]
+
 
 CODES = [f"4452241{t:02d}{v:03d}" for t in range(3) for v in (1, 201, 202)]
 
@@ -43,6 +47,14 @@ def test_all_null_row_groups_and_written_by_duckdb(tmp_path: Path) -> None:
     duckdb.connect().execute(f"COPY (SELECT code FROM read_parquet('{path}')) TO '{out}' "
                              "(FORMAT parquet)")
     assert distinct_texts(out, "code") == set(values)
+
+
+def test_each_column_has_its_own_answer(tmp_path: Path) -> None:
+    path = tmp_path / "c.parquet"
+    values = _column(100)
+    pq.write_table(pa.table({"code": values, "n": list(range(100))}), path)
+    assert parquet_dict.distinct_texts(path, ["code", "n", "absent"]) == {
+        "code": set(values), "n": None, "absent": None}
 
 
 def test_a_dictionary_may_hold_values_no_row_uses(tmp_path: Path) -> None:

@@ -234,11 +234,12 @@ def _check_distinct_values(con: Any, src: Path, scan: str, plain_scan: str,
 
     no_blanks: set[str] = set()
     scans: list[str] = []
+    # a column dictionary-encoded throughout is checked on its dictionaries, read without
+    # decoding a row; they may hold values no row uses, so a refusal there is settled by
+    # the scan
+    dictionaries = parquet_dict.distinct_texts(src, list(by_col))
     for name, conds in by_col.items():
-        # a column dictionary-encoded throughout is checked on its dictionaries, read
-        # without decoding a row; they may hold values no row uses, so a refusal there is
-        # settled by the scan
-        found = parquet_dict.distinct_texts(src, name)
+        found = dictionaries[name]
         if found is not None:
             items = ", ".join("NULL" if v is None else sql_literal(v, "duckdb") for v in found)
             values = f"(SELECT unnest(CAST([{items}] AS VARCHAR[])) AS \"{name}\")"

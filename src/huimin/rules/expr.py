@@ -207,31 +207,24 @@ def _is_arg(e: exp.Is) -> Node:
 
 # ---------------------------------------------------------------------------- type checking
 
+def children(node: Node) -> tuple[Node, ...]:
+    """The subexpressions directly under a node."""
+    if isinstance(node, Unary | InList):
+        return (node.arg,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Case):
+        return (*(x for cv in node.whens for x in cv), node.default)
+    if isinstance(node, Func):
+        return node.args
+    return ()
+
+
 def columns_of(node: Node) -> set[str]:
     """Names read by an expression."""
-    out: set[str] = set()
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Col):
-            out.add(n.name)
-        elif isinstance(n, Unary):
-            walk(n.arg)
-        elif isinstance(n, Binary):
-            walk(n.left)
-            walk(n.right)
-        elif isinstance(n, InList):
-            walk(n.arg)
-        elif isinstance(n, Case):
-            for c, v in n.whens:
-                walk(c)
-                walk(v)
-            walk(n.default)
-        elif isinstance(n, Func):
-            for a in n.args:
-                walk(a)
-
-    walk(node)
-    return out
+    if isinstance(node, Col):
+        return {node.name}
+    return {name for child in children(node) for name in columns_of(child)}
 
 
 def _unify(a: Type, b: Type, what: str) -> Type:
@@ -432,18 +425,7 @@ def date_parts(node: Node) -> list[Func]:
     if isinstance(node, Func) and node.name in ("year", "month", "day") \
             and isinstance(node.args[0], Col):
         return [node]
-    if isinstance(node, Unary):
-        return date_parts(node.arg)
-    if isinstance(node, Binary):
-        return date_parts(node.left) + date_parts(node.right)
-    if isinstance(node, InList):
-        return date_parts(node.arg)
-    if isinstance(node, Case):
-        return [f for c, v in node.whens for f in date_parts(c) + date_parts(v)] + \
-            date_parts(node.default)
-    if isinstance(node, Func):
-        return [f for a in node.args for f in date_parts(a)]
-    return []
+    return [part for child in children(node) for part in date_parts(child)]
 
 
 def may_be_null(node: Node, not_null: Collection[str] = ()) -> bool:

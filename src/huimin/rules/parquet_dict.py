@@ -187,24 +187,34 @@ def _plain_texts(data: bytes, count: int) -> set[str]:
     return out
 
 
-def distinct_texts(path: Path, column: str) -> set[str | None] | None:
-    """Every value of a text column (None standing for NULL) — possibly with values no row
-    holds, never without one a row holds — or None where only a scan can tell."""
+def distinct_texts(path: Path, columns: list[str]) -> dict[str, set[str | None] | None]:
+    """For each text column, every value (None standing for NULL) — possibly with values no
+    row holds, never without one a row holds — or None where only a scan can tell."""
+    out: dict[str, set[str | None] | None] = dict.fromkeys(columns)
     try:
         meta = pq.read_metadata(path)
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            for column in columns:
+                out[column] = _column_values(meta, buf, column)
+    except (ValueError, OSError, pa.ArrowException):
+        pass  # an unreadable or empty file: the scan reports it
+    return out
+
+
+def _column_values(meta: pq.FileMetaData, buf: mmap.mmap, column: str) -> set[str | None] | None:
+    try:
         idx = meta.schema.names.index(column)
         out: set[str | None] = set()
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            for g in range(meta.num_row_groups):
-                chunk = meta.row_group(g).column(idx)
-                stats = chunk.statistics
-                if stats is None or not stats.has_null_count:
-                    return None
-                if stats.null_count:
-                    out.add(None)
-                if stats.null_count < chunk.num_values:
-                    out |= _chunk_values(buf, chunk)
+        for g in range(meta.num_row_groups):
+            chunk = meta.row_group(g).column(idx)
+            stats = chunk.statistics
+            if stats is None or not stats.has_null_count:
+                return None
+            if stats.null_count:
+                out.add(None)
+            if stats.null_count < chunk.num_values:
+                out |= _chunk_values(buf, chunk)
         return out
-    except (_Unexpected, ValueError, IndexError, OSError, UnicodeDecodeError, struct.error,
+    except (_Unexpected, ValueError, IndexError, UnicodeDecodeError, struct.error,
             pa.ArrowException):
         return None
