@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from huimin.accounts.access import in_user_area
-from huimin.audit.events import record
+from huimin.audit.events import event, record
+from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, Forbidden
 from huimin.lib.masking import mask_account, mask_id_number
 from huimin.registry.crypto import account_hash, box, id_hash
@@ -43,10 +44,12 @@ def registered(actor: Any, hashes: list[str]) -> tuple[set[str], set[str]]:
     return here, elsewhere
 
 
-def audit_elsewhere(actor: Any, hashed: str, area_code: str, via: str) -> None:
-    """An attempt to register an ID number that is registered outside the actor's areas:
-    visible to the county (the keyed hash, never the number, and the area it was tried in)."""
-    record(actor, "registry.id_elsewhere", actor, area_code=area_code, id_hash=hashed, via=via)
+def audit_elsewhere(actor: Any, attempts: list[tuple[str, str]], via: str) -> None:
+    """Attempts to register ID numbers registered outside the actor's areas, as (keyed hash,
+    area code tried in): one event each, visible to the county; never the number."""
+    AuditEvent.objects.bulk_create([
+        event(actor, "registry.id_elsewhere", actor, area_code=code, id_hash=hashed, via=via)
+        for hashed, code in attempts])
 
 
 def seal_id(id_number: str) -> dict[str, str]:
@@ -83,7 +86,7 @@ def create_person(
     if here:
         raise ActionError(f"身份证号码：{ID_HERE}")
     if elsewhere:  # audited outside the write's transaction, so that the refusal keeps it
-        audit_elsewhere(actor, hashed, area.code, "create_person")
+        audit_elsewhere(actor, [(hashed, area.code)], "create_person")
         raise ActionError(f"身份证号码：{ID_ELSEWHERE}")
     return _create_person(actor, name=name, number=number.value, sex=sex, birth_date=birth_date,
                           area=area, hukou_type=hukou_type, household=household,

@@ -269,9 +269,9 @@ def import_registry(actor: Any, data: bytes, filename: str, *,
     here, elsewhere = registered(actor, list(hashes))
     for h in here:
         errors.append(RowError(hashes[h].n, "身份证号码", ID_HERE))
-    for h in sorted(elsewhere, key=lambda h: hashes[h].n):
-        errors.append(RowError(hashes[h].n, "身份证号码", ID_ELSEWHERE))
-        audit_elsewhere(actor, h, hashes[h].area.code, "import")
+    probes = sorted(elsewhere, key=lambda h: hashes[h].n)
+    errors.extend(RowError(hashes[h].n, "身份证号码", ID_ELSEWHERE) for h in probes)
+    audit_elsewhere(actor, [(h, hashes[h].area.code) for h in probes], "import")
     parent_ids = {p for r in checked for p in (r.father, r.mother) if p}
     known_parents = {
         h: pid for h, pid in persons_for(actor).filter(
