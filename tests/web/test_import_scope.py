@@ -126,3 +126,11 @@ def test_the_single_person_form_is_scoped_too(personas: Personas, family_b: Fami
     assert actions.ID_ELSEWHERE in page
     assert AuditEvent.objects.filter(action="registry.id_elsewhere").count() == 1
     assert not Person.objects.filter(area__code=VILLAGE_A).exists()
+
+
+def test_a_village_number_held_outside_the_area_is_never_joined(personas: Personas) -> None:
+    stray = Household.objects.create(number=f"{VILLAGE_A}-0500", hukou_type="rural",
+                                     area=Area.objects.get(code=VILLAGE_B))
+    got = reasons(personas.cadre_a, [row(stray.number, girl())])
+    assert got["户号"] == actions.HOUSEHOLD_ELSEWHERE and "竹湖" not in got["户号"]
+    assert not stray.members.exists()
