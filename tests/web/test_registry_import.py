@@ -123,8 +123,8 @@ def test_duplicate_and_unknown_parent_are_reported(personas: Personas) -> None:
         import_registry(personas.cadre_a,
                         xlsx_from_template(client, [*again, orphan]).getvalue(), "x.xlsx")
     reasons = {(e.row, e.column): e.reason for e in info.value.errors}
-    assert reasons[(2, "身份证号码")] == "该号码已登记"
-    assert "未在本文件或系统中登记" in reasons[(3, "父亲身份证号码")]
+    assert reasons[(2, "身份证号码")] == "该号码已在本辖区登记"
+    assert "未在本文件或本辖区登记" in reasons[(3, "父亲身份证号码")]
 
 
 def test_wrong_file_type_and_header(personas: Personas) -> None:

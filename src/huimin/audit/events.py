@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "notice.publish": "发布公示",
     "notice.print": "打印公示",
     "person.add_account": "登记银行账户",
+    "registry.id_elsewhere": "尝试登记辖区外已登记的身份证号码（被拒）",
     "audit.search": "查询审计日志",
     "case.add_to_batch": "纳入发放批次",
     "case.paid": "发放成功",

@@ -8,6 +8,7 @@ killed half-way leaves nothing behind, and running the step again finishes it.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -94,6 +95,35 @@ def _lock_cycle(pk: int) -> PaymentCycle:
         raise Conflict("该发放周期正在由他人处理，请稍后再试") from None
 
 
+FIRST_CLAIM_YEAR = 2000
+# a period: the year, or the year with a quarter, half or month (2026, 2026-Q2, 2026-H1, 2026-06)
+PERIOD_RE = re.compile(r"(\d{4})(?:-(?:Q[1-4]|H[12]|0[1-9]|1[0-2]))?")
+
+
+def check_cycle(claim_year: int, period: str, cut_off: date | None,
+                today: date) -> tuple[str, date]:
+    """The period and cut-off of a cycle to build, or ActionError naming the field.
+
+    The claim year lies in 2000 … next year; the period is the year, or the year with a
+    quarter, half or month (``2026``, ``2026-Q2``, ``2026-H1``, ``2026-06``) in the claim
+    year or the year after (arrears are paid the next year); the cut-off (default today)
+    lies between 1 January of the claim year and 31 December of the year after."""
+    if isinstance(claim_year, bool) or not isinstance(claim_year, int) or not (
+            FIRST_CLAIM_YEAR <= claim_year <= today.year + 1):
+        raise ActionError(f"年度：须在 {FIRST_CLAIM_YEAR}–{today.year + 1} 之间")
+    period = (period or str(claim_year)).strip()
+    m = PERIOD_RE.fullmatch(period)
+    if m is None or not claim_year <= int(m.group(1)) <= claim_year + 1:
+        raise ActionError(f"发放期：「{period[:20]}」应为年度或年度加季、半年、月，如 "
+                          f"{claim_year}、{claim_year}-Q2、{claim_year}-H1、{claim_year}-06"
+                          f"（年份为 {claim_year} 或 {claim_year + 1}）")
+    cut_off = cut_off or today
+    first, last = date(claim_year, 1, 1), date(claim_year + 1, 12, 31)
+    if not first <= cut_off <= last:
+        raise ActionError(f"截止日：须在 {first.isoformat()} 至 {last.isoformat()} 之间")
+    return period, cut_off
+
+
 @transaction.atomic
 def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = "",
                 cut_off: date | None = None) -> PaymentCycle:
@@ -108,9 +138,8 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
     area = actor.areas.order_by("code").first()
     if area is None:
         raise Forbidden("您没有分配管辖区域")
-    period = (period or str(claim_year)).strip()
     now = _now()
-    cut_off = cut_off or timezone.localdate(now)
+    period, cut_off = check_cycle(claim_year, period, cut_off, timezone.localdate(now))
     try:
         with transaction.atomic():
             cycle, created = PaymentCycle.objects.get_or_create(

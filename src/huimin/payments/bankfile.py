@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from huimin.errors import ActionError, FileRejected, RowError
+from huimin.lib.cells import NEEDS_NEUTRALIZING_RE2, neutralize, string_cells
 from huimin.lib.money import InvalidAmount, fen_to_yuan, yuan_to_fen
 
 LAYOUT_DIR = Path(__file__).with_name("layouts")
@@ -226,8 +227,9 @@ def _rows(layout: Layout, lines: Iterable[ExportLine], pay_date: date,
     pick = itemgetter(*at) if len(at) > 1 else (lambda v: (v[at[0]],))
     yuan = lru_cache(maxsize=4096)(fen_to_yuan)  # a batch has few distinct amounts
     for line in lines:
-        row: Sequence[str] = pick((line.reference, str(line.seq), line.payee_name, line.account,
-                                   line.bank_name, yuan(line.amount_fen), line.purpose, day))
+        row: Sequence[str] = pick((line.reference, str(line.seq), neutralize(line.payee_name),
+                                   line.account, neutralize(line.bank_name),
+                                   yuan(line.amount_fen), line.purpose, day))
         digest.row(row)
         count += 1
         total += line.amount_fen
@@ -238,7 +240,11 @@ def _rows(layout: Layout, lines: Iterable[ExportLine], pay_date: date,
 
 
 def render(layout: Layout, lines: Iterable[ExportLine], pay_date: date) -> tuple[bytes, Totals]:
-    """The bank file and its control totals. Deterministic for the same input."""
+    """The bank file and its control totals. Deterministic for the same input.
+
+    Payee and bank names are user text: each goes out through ``cells.neutralize`` (a
+    leading ``= + - @``, tab or CR gets an apostrophe; a control character becomes a space),
+    and the checksum covers the cells as written."""
     totals: list[Totals] = []
     rows = _rows(layout, lines, pay_date, totals)
     data = write_rows(layout, rows)
@@ -250,8 +256,8 @@ def render_columns(layout: Layout, *, number: str, seq: Any, payee_name: Any, ac
                    pay_date: date) -> tuple[bytes, Totals] | None:
     """``render`` for a CSV layout, column-wise (Arrow arrays in sequence order): the same
     bytes and totals without a Python object per cell. None when a cell would need quoting
-    or a character is outside the layout's encoding: ``render`` then writes (or refuses) the
-    file row by row."""
+    or neutralising (``cells.neutralize``), or a character is outside the layout's encoding:
+    ``render`` then writes (or refuses) the file row by row."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -270,6 +276,9 @@ def render_columns(layout: Layout, *, number: str, seq: Any, payee_name: Any, ac
         "pay_date": pa.array([pay_date.strftime(layout.date_format)] * n, pa.string()),
     }
     cols = [values[c.field] for c in layout.columns]
+    for name in {c.field for c in layout.columns} & {"payee_name", "bank_name"}:
+        if n and pc.any(pc.match_substring_regex(values[name], NEEDS_NEUTRALIZING_RE2)).as_py():
+            return None  # user text that must be neutralised: left to render
     for col in cols:
         if n and pc.any(pc.match_substring_regex(col, '[,"\r\n]')).as_py():
             return None  # csv quoting: left to the csv module
@@ -342,7 +351,7 @@ def _write_xlsx(sheet: str, rows: Iterable[Sequence[str]]) -> bytes:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
     for row in rows:
-        ws.append(row)
+        ws.append(string_cells(ws, row))  # text, never a formula
     buf = io.BytesIO()
     wb.save(buf)
     return normalize_xlsx(buf.getvalue())
@@ -605,7 +614,7 @@ def render_return(layout: Layout, lines: Iterable[tuple[str, str, int, str, str]
         count = total = 0
         for ref, account, fen, result, reason in lines:
             values = {"reference": ref, "account": account, "amount": fen_to_yuan(fen),
-                      "result": layout.result_word(result), "reason": reason}
+                      "result": layout.result_word(result), "reason": neutralize(reason)}
             row = [values[c.field] for c in layout.return_columns]
             digest.row(row)
             count += 1

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from huimin.cases.models import Case
 from huimin.cases.states import State
+from huimin.lib.cells import neutralize, string_cells
 from huimin.lib.money import fen_to_yuan
 from huimin.payments import ledger
 from huimin.payments.models import (
@@ -242,7 +243,10 @@ def summary(report: Report) -> dict[str, Any]:
 
 
 def to_xlsx(report: Report) -> bytes:
-    """The reconciliation as a workbook: summary, account balances, variances."""
+    """The reconciliation as a workbook: summary, account balances, variances.
+
+    Every str is a string cell (never a formula); names and causes go through
+    ``cells.neutralize``; amounts are written as they are."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -253,7 +257,8 @@ def to_xlsx(report: Report) -> bytes:
     ws.title = "汇总"
     bold = Font(bold=True)
     rows: list[list[Any]] = [
-        ["发放周期", cycle.number], ["项目", cycle.program.name], ["区域", cycle.area.name],
+        ["发放周期", cycle.number], ["项目", neutralize(cycle.program.name)],
+        ["区域", neutralize(cycle.area.name)],
         ["年度", cycle.claim_year], ["截止日", cycle.cut_off.isoformat()],
         ["应发人数", cycle.payable_count], ["应发金额（元）", fen_to_yuan(cycle.payable_fen)],
         ["暂停人数", cycle.held_count], ["暂停金额（元）", fen_to_yuan(cycle.held_fen)],
@@ -265,19 +270,23 @@ def to_xlsx(report: Report) -> bytes:
     if report.more:
         rows.append(["未列出的差异", report.more])
     for row in rows:
-        ws.append(row)
+        ws.append(string_cells(ws, row))
     for cell in ws["A"]:
         cell.font = bold
     bal = wb.create_sheet("科目余额")
-    bal.append(["科目", "科目代码", "总账（元）", "明细账（元）", "事件重建（元）"])
+    bal.append(string_cells(bal, ["科目", "科目代码", "总账（元）", "明细账（元）",
+                                  "事件重建（元）"]))
     for b in report.balances:
-        bal.append([b.label, b.account, fen_to_yuan(b.ledger_fen), fen_to_yuan(b.detail_fen),
-                    fen_to_yuan(b.events_fen)])
+        bal.append(string_cells(bal, [
+            neutralize(b.label), b.account, fen_to_yuan(b.ledger_fen),
+            fen_to_yuan(b.detail_fen), fen_to_yuan(b.events_fen)]))
     var = wb.create_sheet("差异")
-    var.append(["核对项", "对象", "应为（元）", "实为（元）", "差额（元）", "原因"])
+    var.append(string_cells(var, ["核对项", "对象", "应为（元）", "实为（元）", "差额（元）",
+                                  "原因"]))
     for v in report.variances:
-        var.append([v.check, v.item, _yuan(v.expected_fen), _yuan(v.actual_fen),
-                    _yuan(v.difference_fen), v.cause])
+        var.append(string_cells(var, [
+            neutralize(v.check), neutralize(v.item), _yuan(v.expected_fen),
+            _yuan(v.actual_fen), _yuan(v.difference_fen), neutralize(v.cause)]))
     for sheet in (bal, var):
         for cell in sheet[1]:
             cell.font = bold

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -52,11 +53,18 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def cycle_new(request: HttpRequest) -> HttpResponse:
     require_role(request.user, FINANCE)
-    try:
-        year = int(request.POST.get("claim_year", ""))
-        cut_off = date.fromisoformat(request.POST.get("cut_off", "") or local_today().isoformat())
+    text = request.POST.get("claim_year", "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
+        messages.error(request, "年度：须为四位数字，如 2026")
+        return redirect("payments:list")
+    year = int(text)
+    try:  # a real date, YYYY-MM-DD; its range is checked with the cycle (actions.check_cycle)
+        day = request.POST.get("cut_off", "").strip()
+        cut_off = date.fromisoformat(day) if day else None
+        if day and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            raise ValueError(day)
     except ValueError:
-        messages.error(request, "年度须为四位数字，截止日须为 YYYY-MM-DD")
+        messages.error(request, "截止日：须为有效日期 YYYY-MM-DD")
         return redirect("payments:list")
     program = Program.objects.filter(code=request.POST.get("program", "")).first()
     if program is None:

@@ -12,23 +12,39 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from python_calamine import CalamineWorkbook
 
-from huimin.accounts.access import in_user_area
+from huimin.accounts.access import households_for, in_user_area, persons_for
 from huimin.audit.events import event, record
 from huimin.audit.models import AuditEvent
-from huimin.errors import FileRejected, Forbidden, RowError
+from huimin.errors import Conflict, FileRejected, Forbidden, RowError
+from huimin.lib.cells import ascii_digits, control_problem
 from huimin.lib.divisions import InvalidDivisionCode, normalize
-from huimin.registry.actions import WRITE_ROLES, seal_account, seal_id
+from huimin.registry.actions import (
+    HOUSEHOLD_ELSEWHERE,
+    ID_ELSEWHERE,
+    ID_HERE,
+    NOT_HERE,
+    WRITE_ROLES,
+    audit_elsewhere,
+    registered,
+    seal_account,
+    seal_id,
+)
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Area, BankAccount, Household, ParentChild, Person
 from huimin.registry.validation import (
     FieldError,
+    check_account,
+    check_bank_name,
+    check_death_date,
+    check_household_number,
     check_id,
+    check_name,
     parse_date,
     parse_hukou,
     parse_sex,
@@ -43,10 +59,10 @@ COLUMNS = [
     ("户籍地区划代码", True, "12 位村（居）委会统计用区划代码"),
     ("户籍性质", True, "农业 / 非农业"),
     ("死亡日期", False, "YYYY-MM-DD，在世者留空"),
-    ("父亲身份证号码", False, "父亲须在本文件或系统中已登记"),
-    ("母亲身份证号码", False, "母亲须在本文件或系统中已登记"),
+    ("父亲身份证号码", False, "父亲须在本文件或本辖区已登记"),
+    ("母亲身份证号码", False, "母亲须在本文件或本辖区已登记"),
     ("开户银行", False, "与银行账号同时填写"),
-    ("银行账号", False, "8–30 位数字"),
+    ("银行账号", False, "8–30 位数字（半角 0–9）"),
 ]
 HEADER = [c[0] for c in COLUMNS]
 MAX_BYTES = 20 * 1024 * 1024
@@ -147,11 +163,12 @@ class _Row:
 
 
 def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
-               today: date) -> tuple[_Row | None, list[RowError]]:
+               today: date, *, allow_new_household: bool = False,
+               ) -> tuple[_Row | None, list[RowError]]:
     errors: list[RowError] = []
     values = {name: _cell(row, i) for i, name in enumerate(HEADER)}
     for name, required, _ in COLUMNS:
-        if required and values[name] == "":
+        if required and values[name] == "" and not (name == "户号" and allow_new_household):
             errors.append(RowError(n, name, "不能为空"))
     if errors:
         return None, errors
@@ -163,6 +180,8 @@ def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
             errors.append(RowError(n, exc.column, exc.reason))
             return None
 
+    household = attempt(check_household_number, values["户号"]) if values["户号"] else ""
+    name = attempt(check_name, values["姓名"])
     sex = attempt(parse_sex, values["性别"])
     birth = attempt(parse_date, values["出生日期"], "出生日期")
     hukou = attempt(parse_hukou, values["户籍性质"])
@@ -170,8 +189,7 @@ def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
     number = attempt(lambda: check_id(values["身份证号码"], birth_date=birth, sex=sex, today=today))
     if birth and birth > today:
         errors.append(RowError(n, "出生日期", "晚于今天"))
-    if birth and death and death < birth:
-        errors.append(RowError(n, "死亡日期", "早于出生日期"))
+    attempt(lambda: check_death_date(death, birth=birth, today=today))
     area = None
     try:
         code = normalize(str(values["户籍地区划代码"]))
@@ -187,17 +205,33 @@ def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
     if bool(bank) != bool(account):
         column = "银行账号" if bank else "开户银行"
         errors.append(RowError(n, column, "开户银行与银行账号须同时填写"))
-    elif account and (not account.isdigit() or not 8 <= len(account) <= 30):
-        errors.append(RowError(n, "银行账号", "应为 8–30 位数字"))
+    elif account:
+        bank = attempt(check_bank_name, bank)
+        account = attempt(check_account, account)
+    parents = []
+    for column in ("父亲身份证号码", "母亲身份证号码"):
+        text = str(values[column]).upper()
+        problem = control_problem(text)
+        if problem:
+            errors.append(RowError(n, column, problem))
+        parents.append(text)
     if errors or number is None or area is None:
         return None, errors
-    return _Row(n, str(values["户号"]), str(values["姓名"]), number.value, sex, birth, area, hukou,
-                death, str(values["父亲身份证号码"]).upper(), str(values["母亲身份证号码"]).upper(),
-                bank, account), []
+    return _Row(n, household, name, number.value, sex, birth, area, hukou, death, parents[0],
+                parents[1], bank, account), []
 
 
-def import_registry(actor: Any, data: bytes, filename: str) -> dict[str, int]:
-    """Import persons (with households, parent links and accounts); all or nothing."""
+def import_registry(actor: Any, data: bytes, filename: str, *,
+                    allow_new_household: bool = False) -> dict[str, int]:
+    """Import persons (with households, parent links and accounts); all or nothing.
+
+    Every look-up is scoped to the actor's areas: a household number joins a household of
+    the actor's areas in the row's village, or starts a new one whose number begins with
+    the village's code; a parent must be in the file or registered in the actor's areas;
+    an ID number registered outside them is refused without saying where or who, and the
+    attempt is audited. ``allow_new_household`` (the single-person form): a row with no
+    household number starts a new household, numbered inside the write's transaction.
+    """
     if getattr(actor, "role", None) not in WRITE_ROLES:
         raise Forbidden("您的角色不能导入登记数据")
     rows = read_rows(data, filename)
@@ -219,7 +253,8 @@ def import_registry(actor: Any, data: bytes, filename: str) -> dict[str, int]:
     for n, row in enumerate(rows[1:], start=2):
         if not any(str(c).strip() for c in row if c is not None):
             continue
-        item, errs = _check_row(n, row, areas, actor, today)
+        item, errs = _check_row(n, row, areas, actor, today,
+                                allow_new_household=allow_new_household)
         errors.extend(errs)
         if item is None:
             continue
@@ -231,43 +266,97 @@ def import_registry(actor: Any, data: bytes, filename: str) -> dict[str, int]:
     if not checked and not errors:
         raise FileRejected("文件中没有数据行", [])
     hashes = {id_hash(r.id_number): r for r in checked}
-    for h in Person.objects.filter(id_hash__in=list(hashes)).values_list("id_hash", flat=True):
-        r = hashes[h]
-        errors.append(RowError(r.n, "身份证号码", "该号码已登记"))
+    here, elsewhere = registered(actor, list(hashes))
+    for h in here:
+        errors.append(RowError(hashes[h].n, "身份证号码", ID_HERE))
+    probes = sorted(elsewhere, key=lambda h: hashes[h].n)
+    errors.extend(RowError(hashes[h].n, "身份证号码", ID_ELSEWHERE) for h in probes)
+    audit_elsewhere(actor, [(h, hashes[h].area.code) for h in probes], "import")
     parent_ids = {p for r in checked for p in (r.father, r.mother) if p}
     known_parents = {
-        h: pid for h, pid in Person.objects.filter(
+        h: pid for h, pid in persons_for(actor).filter(
             id_hash__in=[id_hash(p) for p in parent_ids]).values_list("id_hash", "id")
     }
     for r in checked:
         for column, pid in (("父亲身份证号码", r.father), ("母亲身份证号码", r.mother)):
             if pid and pid not in seen_ids and id_hash(pid) not in known_parents:
-                errors.append(RowError(r.n, column, f"{pid} 未在本文件或系统中登记"))
+                errors.append(RowError(r.n, column, f"{pid} {NOT_HERE}"))
             if pid and pid == r.id_number:
                 errors.append(RowError(r.n, column, "不能是本人"))
+    errors.extend(_check_households(actor, checked))
     if errors:
         errors.sort(key=lambda e: e.row)
         raise FileRejected(f"文件有 {len(errors)} 处错误，整个文件未导入，请改正后重新上传", errors)
     return _write(actor, checked, known_parents, filename)
 
 
+def _check_households(actor: Any, rows: list[_Row]) -> list[RowError]:
+    """A household number of the actor's areas must be of the row's village; a new one must
+    begin with the village's code. A number outside the actor's areas is never joined and is
+    answered like one that does not exist (it does not begin with the row's village code);
+    only a new number of the row's own village taken elsewhere gets ``HOUSEHOLD_ELSEWHERE``."""
+    errors: list[RowError] = []
+    numbers = {r.household for r in rows if r.household}
+    mine = {h.number: h for h in households_for(actor).filter(number__in=numbers)}
+    new: dict[str, list[_Row]] = {}
+    for r in rows:
+        if not r.household:
+            continue
+        h = mine.get(r.household)
+        if h is not None:
+            if h.area_id != r.area.pk:
+                errors.append(RowError(r.n, "户号", f"{r.household} 是{h.area.name}的户，"
+                                                     f"与户籍地{r.area.name}不符"))
+        elif not r.household.startswith(f"{r.area.code}-"):
+            errors.append(RowError(r.n, "户号", "未找到本辖区的此户；新户的户号须以户籍地区划"
+                                                 f"代码开头，如 {r.area.code}-0001"))
+        else:
+            new.setdefault(r.household, []).append(r)
+    taken = Household.objects.filter(number__in=list(new)).values_list("number", flat=True)
+    for number in taken:
+        errors.extend(RowError(r.n, "户号", HOUSEHOLD_ELSEWHERE) for r in new[number])
+    return errors
+
+
+def next_household_number(area: Area) -> str:
+    """The next free ``<village code>-NNNN`` (the highest sequence + 1); call inside the
+    write's transaction, which first locks the village's row."""
+    prefix = f"{area.code}-"
+    numbers = Household.objects.filter(number__startswith=prefix).values_list("number", flat=True)
+    top = max((int(s) for s in (x[len(prefix):] for x in numbers) if ascii_digits(s)),
+              default=0)
+    return f"{prefix}{top + 1:04d}"
+
+
 @transaction.atomic
 def _write(actor: Any, rows: list[_Row], known_parents: dict[str, int],
            filename: str) -> dict[str, int]:
-    households = {h.number: h for h in Household.objects.filter(
-        number__in={r.household for r in rows})}
+    households = {h.number: h for h in households_for(actor).filter(
+        number__in={r.household for r in rows if r.household})}
     new_households = 0
     for r in rows:
+        if not r.household:  # the single-person form's new household: numbered here
+            list(Area.objects.select_for_update().filter(pk=r.area.pk))
+            r.household = next_household_number(r.area)
         if r.household not in households:
-            households[r.household] = Household.objects.create(
-                number=r.household, area=r.area, hukou_type=r.hukou_type)
+            try:
+                with transaction.atomic():
+                    households[r.household] = Household.objects.create(
+                        number=r.household, area=r.area, hukou_type=r.hukou_type)
+            except IntegrityError:
+                raise Conflict(f"第 {r.n} 行：户号 {r.household} 刚被他人使用，请重新提交"
+                               ) from None
             new_households += 1
-    persons = Person.objects.bulk_create([
-        Person(household=households[r.household], name=r.name, sex=r.sex,
-               birth_date=r.birth_date, area=r.area, hukou_type=r.hukou_type,
-               death_date=r.death_date, **seal_id(r.id_number))
-        for r in rows
-    ])
+    try:
+        with transaction.atomic():
+            persons = Person.objects.bulk_create([
+                Person(household=households[r.household], name=r.name, sex=r.sex,
+                       birth_date=r.birth_date, area=r.area, hukou_type=r.hukou_type,
+                       death_date=r.death_date, **seal_id(r.id_number))
+                for r in rows
+            ])
+    except IntegrityError:
+        raise Conflict("文件中的身份证号码刚被他人登记，整个文件未导入，请重新上传") from None
     by_id = {r.id_number: p for r, p in zip(rows, persons, strict=True)}
     links: list[ParentChild] = []
     accounts: list[BankAccount] = []

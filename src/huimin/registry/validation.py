@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from huimin.lib import idnumber
+from huimin.lib.cells import ascii_digits, control_problem
 
 SEX_WORDS = {"男": "M", "女": "F", "M": "M", "F": "F"}
+# The model's max_length, enforced here: SQLite does not enforce it.
+NAME_MAX = 50
+BANK_NAME_MAX = 100
+HOUSEHOLD_MAX = 40
+ACCOUNT_DIGITS = (8, 30)
 HUKOU_WORDS = {"农业": "rural", "非农业": "urban", "rural": "rural", "urban": "urban",
                "农村": "rural", "城镇": "urban"}
 
@@ -54,3 +60,50 @@ def check_id(value: object, *, birth_date: date | None, sex: str | None, today: 
     except idnumber.InvalidIdNumber as exc:
         raise FieldError(column, exc.reason) from None
     return number
+
+
+def check_text(value: object, column: str, max_len: int, *, required: bool = True) -> str:
+    """Free text a person typed (a name, a bank's name): trimmed, no control characters
+    (newline, tab, NUL, C1, U+2028/2029, bidirectional overrides), at most ``max_len``."""
+    text = str(value).strip()
+    if not text:
+        if required:
+            raise FieldError(column, "不能为空")
+        return ""
+    problem = control_problem(text)
+    if problem:
+        raise FieldError(column, problem)
+    if len(text) > max_len:
+        raise FieldError(column, f"不能超过 {max_len} 个字（实有 {len(text)} 个）")
+    return text
+
+
+def check_name(value: object, column: str = "姓名") -> str:
+    return check_text(value, column, NAME_MAX)
+
+
+def check_bank_name(value: object, column: str = "开户银行") -> str:
+    return check_text(value, column, BANK_NAME_MAX)
+
+
+def check_household_number(value: object, column: str = "户号") -> str:
+    return check_text(value, column, HOUSEHOLD_MAX)
+
+
+def check_account(value: object, column: str = "银行账号") -> str:
+    """A bank account number: ASCII digits 0–9 only (spaces removed), 8–30 of them."""
+    account = str(value).strip().replace(" ", "")
+    low, high = ACCOUNT_DIGITS
+    if not ascii_digits(account) or not low <= len(account) <= high:
+        raise FieldError(column, f"应为 {low}–{high} 位数字（半角 0–9）")
+    return account
+
+
+def check_death_date(death: date | None, *, birth: date | None, today: date,
+                     column: str = "死亡日期") -> None:
+    if death is None:
+        return
+    if death > today:
+        raise FieldError(column, "晚于今天")
+    if birth is not None and death < birth:
+        raise FieldError(column, "早于出生日期")

@@ -22,7 +22,7 @@ from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, FileRejected
 from huimin.registry import actions, importer
 from huimin.registry.crypto import id_hash
-from huimin.registry.models import Area, Household
+from huimin.registry.models import Area
 
 TEMPLATE_NAME = quote("人员登记模板")
 # The form posts the template's columns, in the template's order.
@@ -128,11 +128,9 @@ def person_new(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"villages": villages, "values": request.POST}
     if request.method == "POST":
         row = [request.POST.get(key, "").strip() for key in PERSON_FORM_FIELDS]
-        if not row[0] and row[5]:  # a new household in the chosen village
-            row[0] = f"{row[5]}-{Household.objects.filter(area__code=row[5]).count() + 1:04d}"
-        try:
+        try:  # a blank household number: a new household, numbered inside the write
             summary = importer.import_registry(request.user, importer.rows_to_csv([row]),
-                                               "登记表单.csv")
+                                               "登记表单.csv", allow_new_household=True)
         except FileRejected as exc:
             context["errors"] = [f"{e.column}：{e.reason}" for e in exc.errors] or [exc.message]
             return render(request, "registry/person_new.html", context, status=400)

@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from huimin.lib.cells import neutralize, string_cells
 from huimin.rules import engines
 from huimin.rules.catalog import Catalog
 from huimin.rules.engines import Engine
@@ -78,13 +79,15 @@ def export_excel(rows: Sequence[WhatIfRow], path: Path, title: str) -> None:
     ws = wb.active
     assert ws is not None
     ws.title = "测算"
-    ws.append([title])
+    # the title names the uploaded file (user text): a string cell, neutralised
+    ws.append(string_cells(ws, [neutralize(title)]))
     ws["A1"].font = Font(bold=True)
-    ws.append(list(HEADERS_ZH))
+    ws.append(string_cells(ws, list(HEADERS_ZH)))
     for r in rows:
-        ws.append([r.area_code, r.year, r.base_count, fen_to_decimal(r.base_cost_fen),
-                   r.proposal_count, fen_to_decimal(r.proposal_cost_fen), r.delta_count,
-                   fen_to_decimal(r.delta_cost_fen)])
+        ws.append(string_cells(ws, [
+            neutralize(r.area_code), r.year, r.base_count, fen_to_decimal(r.base_cost_fen),
+            r.proposal_count, fen_to_decimal(r.proposal_cost_fen), r.delta_count,
+            fen_to_decimal(r.delta_cost_fen)]))
     for col in ("D", "F", "H"):
         for cell in ws[col][2:]:
             cell.number_format = "#,##0.00"
