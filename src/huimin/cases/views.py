@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from typing import Any
 from urllib.parse import quote
 
@@ -235,10 +236,13 @@ def document_view(request: HttpRequest, pk: int, doc_id: int) -> FileResponse:
     doc = case.documents.filter(pk=doc_id).first()
     if doc is None:
         raise Http404("材料不存在")
+    data = doc.read()  # opened from its sealed form
     record(request.user, "case.document_view", doc, person_id=case.subject_id,
-           case_id=case.pk, area_code=case.area.code)
-    return FileResponse(doc.file.open("rb"), content_type=doc.content_type,
+           case_id=case.pk, area_code=case.area.code, doc_type=doc.doc_type.code)
+    resp = FileResponse(io.BytesIO(data), content_type=doc.content_type,
                         filename=doc.original_name)
+    resp["Cache-Control"] = "no-store"
+    return resp
 
 
 @login_required
@@ -308,11 +312,13 @@ def letter_context(case: Case) -> dict[str, Any]:
 def letter(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_case_for_user(request.user, pk)
     context = letter_context(case)
-    if request.GET.get("format") == "html":
+    as_html = request.GET.get("format") == "html"
+    record(request.user, "case.letter", case, person_id=case.subject_id, case_id=case.pk,
+           area_code=case.area.code, decision=context["decision"].pk,
+           format="html" if as_html else "pdf")
+    if as_html:
         return render(request, "cases/letter.html", context)
     pdf = render_pdf("cases/letter.html", context)
-    record(request.user, "case.letter", case, person_id=case.subject_id, case_id=case.pk,
-           area_code=case.area.code, decision=context["decision"].pk)
     resp = HttpResponse(pdf, content_type="application/pdf")
     name = quote(f"审核决定书-{case.number}.pdf")
     resp["Content-Disposition"] = f"inline; filename*=UTF-8''{name}"
