@@ -58,6 +58,9 @@ def list_persons(request: HttpRequest, q: str = "", limit: int = 50, offset: int
     if limit < 0 or offset < 0:
         raise ActionError(f"{'limit' if limit < 0 else 'offset'}：不能为负数")
     q = q.strip()
+    if search.looks_like_id(q):
+        raise ActionError("q：身份证号码不能放在网址中，请用 POST /api/persons/search"
+                          "（号码放在请求体的 id_number 中）查询")
     qs = search.by_name(request.user, q).order_by("id")
     persons = list(qs[offset: offset + min(limit, MAX_LIMIT)])
     if q:
