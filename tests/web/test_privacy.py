@@ -193,6 +193,8 @@ def test_every_read_of_personal_data_is_logged(personas: Personas, world: World)
         listed = cadre.get("/api/persons", {"limit": 3}).json()
         assert {e.person_id for e in AuditEvent.objects.filter(
             action="person.list", data__via="api")} == {p["id"] for p in listed}
+        household = cadre.get(reverse("registry:household", args=[world.person.household_id]))
+        assert "查看人员名单" not in household.content.decode()  # reads stay out of 一户一档
         cadre.get(f"/api/cases/{world.submitted.pk}")
         assert count("case.view", case_id=world.submitted.pk, actor=personas.cadre_a) == 1
         cadre.get(reverse("cases:letter", args=[world.cases.rejected.pk]), {"format": "html"})
