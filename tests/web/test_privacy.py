@@ -157,6 +157,8 @@ def test_documents_are_sealed_at_rest(personas: Personas, settings: Any, tmp_pat
     Path(other.file.path).write_bytes(path.read_bytes())
     with pytest.raises(InvalidTag):
         other.read()
+    broken = cadre.get(reverse("cases:document", args=[case.pk, other.pk]))
+    assert broken.status_code == 500 and "材料文件无法打开" in broken.content.decode()
 
     # a document stored in plain form before sealing: the command seals it
     legacy = CaseDocument(case=case, doc_type=kind, original_name="旧.png",
