@@ -123,12 +123,16 @@ LOGGING = {
 # Case documents (scans and photos kept with the case under MEDIA_ROOT).
 CASE_UPLOAD_MAX_BYTES = int(env("HUIMIN_CASE_UPLOAD_MAX_MB", "10")) * 1024 * 1024
 # Masking on public notices (workflow.md): keep the first character of a name; identity
-# numbers with the first 6 and last 4 visible, or left off the notice altogether.
+# numbers with only the first and last character visible (the middle holds the birth date
+# and sequence), or left off the notice altogether.
 NOTICE_MASKING = {
     "name_keep": int(env("HUIMIN_NOTICE_NAME_KEEP", "1")),
-    "id_head": int(env("HUIMIN_NOTICE_ID_HEAD", "6")),
-    "id_tail": int(env("HUIMIN_NOTICE_ID_TAIL", "4")),
+    "id_head": int(env("HUIMIN_NOTICE_ID_HEAD", "1")),
+    "id_tail": int(env("HUIMIN_NOTICE_ID_TAIL", "1")),
     "show_id": env_bool("HUIMIN_NOTICE_SHOW_ID", True),
 }
 # Warn this many official working days before a review deadline lapses.
 DEADLINE_WARNING_WORKING_DAYS = int(env("HUIMIN_DEADLINE_WARNING_DAYS", "3"))
+# Uploaded files (scans of identity and bank cards) are readable by the service user only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700

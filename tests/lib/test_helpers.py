@@ -42,9 +42,41 @@ def test_money() -> None:
 def test_masking_defaults() -> None:
     assert masking.mask_name("张三丰") == "张**"
     assert masking.mask_name("李四") == "李*"
-    assert masking.mask_id_number("11010519491231002X") == "110105********002X"
+    # the middle 16 are address code, birth date and sequence: none of them visible
+    assert masking.mask_id_number("11010519491231002X") == "1****************X"
+    assert masking.mask_id_number("11010519491231002X", 6, 4) == "110105********002X"
+    assert masking.mask_id_number("12", 1, 1) == "**"
     assert masking.mask_account("6228480012345678901") == "***************8901"
     assert masking.mask_phone("13812345678") == "138****5678"
+
+
+def test_age_label_never_gives_the_day() -> None:
+    from datetime import date
+
+    on = date(2026, 6, 15)
+    assert masking.age_label(date(1990, 3, 4), on) == "36 岁"
+    assert masking.age_label(date(1990, 6, 16), on) == "35 岁"  # a day before the birthday
+    assert masking.age_label(date(2025, 3, 3), on) == "1 岁 3 个月"
+    assert masking.age_label(date(2024, 6, 15), on) == "2 岁"
+    assert masking.age_label(date(2026, 1, 20), on) == "4 个月"
+    assert masking.age_label(date(2026, 6, 1), on) == "不满 1 个月"
+    assert masking.age_label(date(2026, 7, 1), on) == "未出生"
+    assert masking.age_label(None, on) == ""
+    # every birth date of a month (or a year, from 3 on) gives the same label
+    assert len({masking.age_label(date(2025, 2, d), date(2026, 6, 1)) for d in range(2, 29)}) == 1
+
+
+def test_secret_box_seals_files_bound_to_their_name() -> None:
+    from cryptography.exceptions import InvalidTag
+
+    box = SecretBox("a-sufficiently-long-secret")
+    blob = box.seal_bytes(b"\x89PNG scan of an ID card", "case-document:a.png")
+    assert b"scan of an ID card" not in blob
+    assert box.unseal_bytes(blob, "case-document:a.png") == b"\x89PNG scan of an ID card"
+    with pytest.raises(InvalidTag):
+        box.unseal_bytes(blob, "case-document:b.png")
+    with pytest.raises(InvalidTag):
+        SecretBox("another-long-secret-value").unseal_bytes(blob, "case-document:a.png")
 
 
 def test_secret_box_round_trip_and_keyed_hash() -> None:

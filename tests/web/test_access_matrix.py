@@ -193,6 +193,9 @@ VIEWS: dict[str, Spec] = {
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}
 API: dict[tuple[str, str], Spec] = {
     ("GET", "/api/persons"): Spec("GET", lambda w: "/api/persons", ALL_OK),
+    ("POST", "/api/persons/search"): Spec(
+        "POST", lambda w: "/api/persons/search", ALL_OK,
+        data=lambda w: {"id_number": w.person.id_number}, json=True),
     ("GET", "/api/persons/{person_id}"): Spec(
         "GET", lambda w: f"/api/persons/{w.person.pk}", {**ALL_OK, "cadre_b": 404}),
     ("GET", "/api/cases"): Spec("GET", lambda w: "/api/cases", ALL_OK),

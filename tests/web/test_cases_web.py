@@ -120,7 +120,10 @@ def test_upload_checks_type_and_size(personas: Personas, settings) -> None:  # t
     settings.CASE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
     assert "已上传：户口簿" in upload(PNG, "户口簿.png")
     doc = CaseDocument.objects.get()
-    assert Path(doc.file.path).read_bytes() == PNG
+    stored = Path(doc.file.path).read_bytes()  # sealed at rest, readable by the owner only
+    assert doc.sealed and PNG[8:40] not in stored and doc.read() == PNG
+    assert Path(doc.file.path).stat().st_mode & 0o777 == 0o600
+    assert Path(doc.file.path).parent.stat().st_mode & 0o777 == 0o700
     assert Path(doc.file.path).is_relative_to(Path(settings.MEDIA_ROOT) / "cases" / str(case.pk))
     got = cadre.get(reverse("cases:document", args=[case.pk, doc.pk]))
     assert got.status_code == 200 and b"".join(got.streaming_content) == PNG  # type: ignore[attr-defined]
@@ -178,7 +181,7 @@ def test_notice_html_and_pdf_are_masked(personas: Personas, tmp_path: Path) -> N
     notice = personas.cadre_a.areas.get().notice_set.get()
     html = cadre.get(reverse("notices:detail", args=[notice.pk])).content.decode()
     full_id = couple.husband.id_number
-    masked = full_id[:6] + "********" + full_id[-4:]
+    masked = full_id[0] + "*" * 16 + full_id[-1]
     assert "李**" in html and "王**" in html and "李大山" not in html
     assert masked in html and full_id not in html
     assert "2026-06-15 至 2026-06-21" in html and "0663-6612345" in html
@@ -262,7 +265,7 @@ def test_auditor_searches_by_person_user_case_and_date(personas: Personas) -> No
     url = reverse("audit:search")
 
     def rows(**params: str) -> str:
-        resp = auditor.get(url, params)
+        resp = auditor.post(url, params)  # the form posts: an identity number stays out of URLs
         assert resp.status_code == 200
         return resp.content.decode().split('data-testid="events"')[1]
 

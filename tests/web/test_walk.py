@@ -101,7 +101,7 @@ def test_walk_through_the_web_ui(personas: Personas, family_a: Family) -> None:
     auditor = login(personas.auditor)
 
     def events(**params: str) -> str:
-        page = auditor.get(reverse("audit:search"), params).content.decode()
+        page = auditor.post(reverse("audit:search"), params).content.decode()
         return page.split('data-testid="events"')[1]
 
     for params in ({"case": case.number}, {"person": family_a.child.id_number}):

@@ -44,6 +44,12 @@ ACTION_LABELS = {
     "case.payment_returned": "资金被银行退回",
     "payment.correct": "更正收款账户",
     "payment.overpaid": "登记多发应追回款",
+    "person.list": "查看人员名单",
+    "person.search": "查询人员",
+    "case.view": "查看案件",
+    "batch.view": "查看发放批次明细",
+    "cycle.reconcile_view": "查看对账结果",
+    "cycle.reconcile_export": "导出对账表",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and
@@ -98,3 +104,20 @@ def event(
 
 def record_view(actor: Any, person: Any) -> None:
     record(actor, "person.view", person, person_id=person.pk, area_code=person.area.code)
+
+
+def actor_area_code(actor: Any) -> str:
+    """The code prefix of the actor's (first) area: the scope of an event that names no
+    person, so that the auditors of that area find it."""
+    from huimin.accounts.access import area_prefixes
+
+    prefixes = area_prefixes(actor)
+    return prefixes[0] if prefixes else ""
+
+
+def record_reads(actor: Any, action: str, persons: Any, **data: Any) -> None:
+    """A list or search page's read of several persons' records: one event per person shown
+    (so the auditor's search by person finds each), written in one insert."""
+    AuditEvent.objects.bulk_create([
+        event(actor, action, p, person_id=p.pk, area_code=p.area.code, **data)
+        for p in persons])

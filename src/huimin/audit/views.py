@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,14 +13,17 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from huimin.accounts.access import area_prefixes, require_role
 from huimin.accounts.models import Role
-from huimin.audit.events import ACTION_LABELS, BATCH_ACTIONS, record
+from huimin.audit.events import ACTION_LABELS, BATCH_ACTIONS, actor_area_code, record
 from huimin.audit.models import AuditEvent
+from huimin.errors import ActionError
+from huimin.lib.masking import mask_id_number
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Person
+from huimin.registry.search import looks_like_id, normalise_id
 
 SEARCH_ROLES = (Role.AUDITOR,)
 
@@ -30,10 +35,54 @@ def _day(value: str) -> date | None:
         return None
 
 
+_ASCII_NUMBER = re.compile(r"[0-9]{1,12}")
+
+
 def _case_id(value: str) -> int | None:
-    """A case by number (2026-000123) or id."""
+    """A case by number (2026-000123) or id: ASCII digits only, at most 12 of them."""
     digits = value.strip().split("-")[-1]
-    return int(digits) if digits.isdigit() else None
+    return int(digits) if _ASCII_NUMBER.fullmatch(digits) else None
+
+
+PERSON_HELP = "人员：请输入身份证号码（18 位）、姓名或人员编号（不超过 12 位数字）"
+
+
+def _person_ids(person: str, *, in_url: bool, errors: list[str]) -> list[int] | None:
+    """The persons a filter names; None (with an error) if it cannot name any. An identity
+    number is accepted only from a form's body, never from a URL."""
+    if _ASCII_NUMBER.fullmatch(person):
+        return [int(person)]
+    if any(ch.isdigit() for ch in person):
+        if not looks_like_id(person):
+            errors.append(PERSON_HELP)
+            return None
+        if in_url:
+            errors.append("人员：身份证号码不能放在网址中，请在查询表单中填写后提交")
+            return None
+        try:
+            number = normalise_id(person)
+        except ActionError:
+            errors.append(PERSON_HELP)
+            return None
+        found = Person.objects.filter(id_hash=id_hash(number)).first()
+        return [found.pk if found else -1]
+    return list(Person.objects.filter(name=person).values_list("pk", flat=True)[:200])
+
+
+def _filters_for_log(filters: dict[str, str]) -> dict[str, str]:
+    """The filters as kept in the audit row: an identity number only as its mask and keyed
+    hash."""
+    out = {k: v for k, v in filters.items() if v}
+    person = out.get("person", "")
+    if person and looks_like_id(person):
+        try:
+            number = normalise_id(person)
+        except ActionError:
+            out["person"] = mask_id_number(person.strip())
+        else:
+            out["person"] = mask_id_number(number)
+            out["person_id_hash"] = id_hash(number)
+    return out
 
 
 def _batch_events(**lines: Any) -> Q:
@@ -47,7 +96,7 @@ def _batch_events(**lines: Any) -> Q:
              object_id__in=[str(b) for b in batches])
 
 
-def search_events(user: Any, params: Any) -> tuple[Any, list[str]]:
+def search_events(user: Any, params: Any, *, in_url: bool = False) -> tuple[Any, list[str]]:
     errors: list[str] = []
     scope = Q()
     for p in area_prefixes(user):
@@ -55,13 +104,7 @@ def search_events(user: Any, params: Any) -> tuple[Any, list[str]]:
     qs = AuditEvent.objects.filter(scope if area_prefixes(user) else Q(pk__in=[]))
     person = params.get("person", "").strip()
     if person:
-        if len(person) == 18:
-            found = Person.objects.filter(id_hash=id_hash(person.upper())).first()
-            ids = [found.pk if found else -1]
-        elif person.isdigit():
-            ids = [int(person)]
-        else:
-            ids = list(Person.objects.filter(name=person).values_list("pk", flat=True)[:200])
+        ids = _person_ids(person, in_url=in_url, errors=errors) or [-1]
         qs = qs.filter(Q(person_id__in=ids) | _batch_events(case__subject_id__in=ids))
     actor = params.get("user", "").strip()
     if actor:
@@ -91,21 +134,27 @@ def search_events(user: Any, params: Any) -> tuple[Any, list[str]]:
     return qs.select_related("actor").order_by("-at", "-id"), errors
 
 
+FILTERS = ("person", "user", "case", "from", "to", "action")
+
+
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def search(request: HttpRequest) -> HttpResponse:
+    """The form posts (an identity number stays out of the URL); GET links with filters
+    other than an identity number keep working."""
     require_role(request.user, SEARCH_ROLES)
-    qs, errors = search_events(request.user, request.GET)
-    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    posted = request.method == "POST"
+    params = request.POST if posted else request.GET
+    qs, errors = search_events(request.user, params, in_url=not posted)
+    page = Paginator(qs, 100).get_page(params.get("page"))
     for e in page:
         e.label = ACTION_LABELS.get(e.action, e.action)
-    filters = {k: request.GET.get(k, "") for k in ("person", "user", "case", "from", "to",
-                                                   "action")}
+    filters = {k: params.get(k, "").strip() for k in FILTERS}
     if any(filters.values()):
         record(request.user, "audit.search", request.user,
-               filters={k: v for k, v in filters.items() if v})
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+               area_code=actor_area_code(request.user), filters=_filters_for_log(filters))
+    query = urlencode({k: v for k, v in filters.items() if v})
     return render(request, "audit/search.html", {
-        "page": page, "errors": errors, "filters": filters, "query": query,
+        "page": page, "errors": errors, "filters": filters, "query": query, "posted": posted,
         "labels": ACTION_LABELS, "actions": sorted(ACTION_LABELS.items()),
     }, status=400 if errors else 200)

@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -460,7 +459,7 @@ def add_document(actor: Any, case: Case, *, doc_type: DocumentType, data: bytes,
                        content_type=content_type, size=len(data),
                        sha256=hashlib.sha256(data).hexdigest(), uploaded_by=actor,
                        stored_name=f"{doc_type.code}-{uuid.uuid4().hex}.{ext}")
-    doc.file.save(doc.stored_name, ContentFile(data), save=False)
+    doc.write(data)  # sealed at rest, mode 0600
     doc.save()
     record(actor, "case.document", doc, person_id=locked.subject_id, case_id=locked.pk,
            area_code=locked.area.code, doc_type=doc_type.code, name=doc.original_name,

@@ -113,7 +113,12 @@ def create_case(request: HttpRequest, payload: CaseIn) -> Status[CaseOut]:
 
 @router.get("/cases/{case_id}", response=CaseOut)
 def get_case(request: HttpRequest, case_id: int) -> CaseOut:
-    return _case(get_case_for_user(request.user, case_id))
+    from huimin.audit.events import record
+
+    case = get_case_for_user(request.user, case_id)
+    record(request.user, "case.view", case, person_id=case.subject_id, case_id=case.pk,
+           area_code=case.area.code, via="api")
+    return _case(case)
 
 
 class ReviewIn(Schema):

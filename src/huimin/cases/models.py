@@ -135,8 +135,19 @@ def document_path(instance: CaseDocument, filename: str) -> str:
     return f"cases/{instance.case_id}/{instance.stored_name}"
 
 
+#: the first bytes of a document file sealed at rest (no PDF, JPG or PNG starts so)
+SEALED_MAGIC = b"HMSEAL1\n"
+
+
 class CaseDocument(models.Model):
-    """A scan or photo of one checklist item, kept with the case under MEDIA_ROOT."""
+    """A scan or photo of one checklist item, kept with the case under MEDIA_ROOT.
+
+    Scans of identity and bank cards are personal data: the file holds them sealed
+    (AES-256-GCM under the deployment's data key, bound to the stored name), written with
+    mode 0600 in directories of mode 0700 (FILE_UPLOAD_*_PERMISSIONS). ``write`` seals,
+    ``read`` opens; a file stored before sealing (``sealed`` false) is read as it is until
+    ``huimin manage seal_documents`` seals it.
+    """
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="documents")
     doc_type = models.ForeignKey("programs.DocumentType", on_delete=models.PROTECT,
@@ -150,6 +161,7 @@ class CaseDocument(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     related_name="+", verbose_name="上传人")
     uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+    sealed = models.BooleanField("加密存储", default=False, editable=False)
 
     class Meta:
         ordering = ["uploaded_at", "id"]
@@ -158,6 +170,31 @@ class CaseDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.doc_type}：{self.original_name}"
+
+    def _context(self) -> str:
+        return f"case-document:{self.stored_name}"
+
+    def write(self, data: bytes) -> None:
+        """Store the file's bytes sealed (the row is saved by the caller)."""
+        from django.core.files.base import ContentFile
+
+        from huimin.registry.crypto import box
+
+        blob = SEALED_MAGIC + box().seal_bytes(data, self._context())
+        self.file.save(self.stored_name, ContentFile(blob), save=False)
+        self.sealed = True
+
+    def read(self) -> bytes:
+        """The file's bytes, opened; refused if the sealed file was altered."""
+        from huimin.registry.crypto import box
+
+        with self.file.open("rb") as fh:
+            blob = fh.read()
+        if not self.sealed:
+            return bytes(blob)
+        if not blob.startswith(SEALED_MAGIC):
+            raise ValueError(f"申请材料 {self.pk} 的文件不是加密存储的格式")
+        return box().unseal_bytes(blob[len(SEALED_MAGIC):], self._context())
 
 
 class Notice(models.Model):

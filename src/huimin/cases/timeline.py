@@ -17,7 +17,8 @@ from huimin.lib.money import format_yuan
 from huimin.registry.models import Household, Person
 
 #: reading a record is logged, but it is not something done for the household
-NOT_IN_FILE = ("person.view", "case.document_view", "case.letter", "notice.print")
+NOT_IN_FILE = ("person.view", "case.document_view", "case.letter", "notice.print",
+               "person.list", "person.search", "case.view")  # reads, not steps of the file
 
 
 @dataclass(frozen=True)

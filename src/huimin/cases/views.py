@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import io
+import logging
 from typing import Any
 from urllib.parse import quote
 
+from cryptography.exceptions import InvalidTag
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -26,6 +30,8 @@ from huimin.programs.entitlement import CHILDCARE
 from huimin.programs.models import DocumentType, Program
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Person
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -230,15 +236,25 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def document_view(request: HttpRequest, pk: int, doc_id: int) -> FileResponse:
+def document_view(request: HttpRequest, pk: int, doc_id: int) -> HttpResponseBase:
     case = get_case_for_user(request.user, pk)
     doc = case.documents.filter(pk=doc_id).first()
     if doc is None:
         raise Http404("材料不存在")
+    try:
+        data = doc.read()  # opened from its sealed form
+    except (InvalidTag, ValueError):
+        logger.error("case document %s does not open (altered, or sealed under another key)",
+                     doc.pk)
+        return HttpResponse("材料文件无法打开：文件已损坏、被改动或不是用本系统的密钥加密的，"
+                            "请联系系统管理员", status=500,
+                            content_type="text/plain; charset=utf-8")
     record(request.user, "case.document_view", doc, person_id=case.subject_id,
-           case_id=case.pk, area_code=case.area.code)
-    return FileResponse(doc.file.open("rb"), content_type=doc.content_type,
+           case_id=case.pk, area_code=case.area.code, doc_type=doc.doc_type.code)
+    resp = FileResponse(io.BytesIO(data), content_type=doc.content_type,
                         filename=doc.original_name)
+    resp["Cache-Control"] = "no-store"
+    return resp
 
 
 @login_required
@@ -308,11 +324,13 @@ def letter_context(case: Case) -> dict[str, Any]:
 def letter(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_case_for_user(request.user, pk)
     context = letter_context(case)
-    if request.GET.get("format") == "html":
+    as_html = request.GET.get("format") == "html"
+    record(request.user, "case.letter", case, person_id=case.subject_id, case_id=case.pk,
+           area_code=case.area.code, decision=context["decision"].pk,
+           format="html" if as_html else "pdf")
+    if as_html:
         return render(request, "cases/letter.html", context)
     pdf = render_pdf("cases/letter.html", context)
-    record(request.user, "case.letter", case, person_id=case.subject_id, case_id=case.pk,
-           area_code=case.area.code, decision=context["decision"].pk)
     resp = HttpResponse(pdf, content_type="application/pdf")
     name = quote(f"审核决定书-{case.number}.pdf")
     resp["Content-Disposition"] = f"inline; filename*=UTF-8''{name}"

@@ -37,6 +37,16 @@ class SecretBox:
         blob = binascii.a2b_base64(token)  # what b64decode does, without its Python wrapper
         return self._aead.decrypt(blob[:12], blob[12:], None).decode()
 
+    def seal_bytes(self, data: bytes, context: str) -> bytes:
+        """AES-256-GCM of a file's bytes: nonce + ciphertext + tag. ``context`` (e.g. the
+        stored file name) is bound as associated data, so a sealed file moved under another
+        name does not open."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, data, context.encode())
+
+    def unseal_bytes(self, blob: bytes, context: str) -> bytes:
+        return self._aead.decrypt(blob[:12], blob[12:], context.encode())
+
     def keyed_hash(self, value: str) -> str:
         """HMAC-SHA256 of the value under the derived key, as hex (``hmac.new(key, value,
         sha256).hexdigest()``)."""

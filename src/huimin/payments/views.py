@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role, user_can
+from huimin.audit.events import record
 from huimin.cases.actions import local_today
 from huimin.errors import ActionError, FileRejected
 from huimin.payments import actions, bankfile, reconcile
@@ -143,7 +144,11 @@ def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
 @login_required
 @require_GET
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _detail(request, get_batch_for_user(request.user, pk))
+    batch = get_batch_for_user(request.user, pk)
+    # the page lists every payee of the batch (name, bank, masked account): one read event
+    record(request.user, "batch.view", batch, area_code=batch.area.code,
+           lines=batch.line_count)
+    return _detail(request, batch)
 
 
 @login_required
@@ -221,6 +226,7 @@ def line_correct(request: HttpRequest, pk: int) -> HttpResponse:
 def cycle_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
     cycle = get_cycle_for_user(request.user, pk, roles=BOOK_READERS)
     report = reconcile.reconcile(cycle)
+    record(request.user, "cycle.reconcile_view", cycle, area_code=cycle.area.code)
     return render(request, "payments/reconcile.html", {
         "cycle": cycle, "report": report, **reconcile.summary(report)})
 
@@ -230,6 +236,8 @@ def cycle_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
 def cycle_reconcile_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     cycle = get_cycle_for_user(request.user, pk, roles=BOOK_READERS)
     data = reconcile.to_xlsx(reconcile.reconcile(cycle))
+    record(request.user, "cycle.reconcile_export", cycle, area_code=cycle.area.code,
+           size=len(data))
     resp = HttpResponse(data, content_type=bankfile.XLSX_TYPE)
     resp["Content-Disposition"] = f'attachment; filename="reconcile-{cycle.number}.xlsx"'
     return resp

@@ -1,17 +1,27 @@
-"""API: the registry."""
+"""API: the registry.
+
+Persons are listed with their masked identity number and an age, never the birth date: the
+birth date is the identity number's middle eight characters. Names are searched with
+``GET /api/persons?q=``; identity numbers only with ``POST /api/persons/search`` (a number in
+a URL stays in every server log). Every person listed is a logged read.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Router, Schema
 
-from huimin.accounts.access import get_person_for_user, persons_for
-from huimin.audit.events import record_view
-from huimin.registry.crypto import id_hash
+from huimin.accounts.access import get_person_for_user
+from huimin.audit.events import actor_area_code, record, record_reads, record_view
+from huimin.errors import ActionError
+from huimin.lib.masking import age_label, age_parts
+from huimin.registry import search
 
 router = Router(tags=["registry"])
+MAX_LIMIT = 500
 
 
 class PersonOut(Schema):
@@ -19,28 +29,55 @@ class PersonOut(Schema):
     name: str
     id_masked: str
     sex: str
-    birth_date: date
+    age: int
+    age_text: str
     death_date: date | None
     area_code: str
     hukou_type: str
+
+
+class IdSearchIn(Schema):
+    id_number: str
 
 
 def person_out(p: object) -> PersonOut:
     from huimin.registry.models import Person
 
     assert isinstance(p, Person)
+    on = p.death_date or timezone.localdate()
     return PersonOut(id=p.pk, name=p.name, id_masked=p.id_masked, sex=p.sex,
-                     birth_date=p.birth_date, death_date=p.death_date, area_code=p.area.code,
-                     hukou_type=p.hukou_type)
+                     age=age_parts(p.birth_date, on)[0], age_text=age_label(p.birth_date, on),
+                     death_date=p.death_date, area_code=p.area.code, hukou_type=p.hukou_type)
 
 
 @router.get("/persons", response=list[PersonOut])
 def list_persons(request: HttpRequest, q: str = "", limit: int = 50, offset: int = 0
                  ) -> list[PersonOut]:
-    qs = persons_for(request.user).order_by("id")
+    """Persons in the caller's areas, by name (``q``); an identity number in ``q`` is
+    refused with 400: search it with ``POST /api/persons/search``."""
+    if limit < 0 or offset < 0:
+        raise ActionError(f"{'limit' if limit < 0 else 'offset'}：不能为负数")
+    q = q.strip()
+    if search.looks_like_id(q):
+        raise ActionError("q：身份证号码不能放在网址中，请用 POST /api/persons/search"
+                          "（号码放在请求体的 id_number 中）查询")
+    qs = search.by_name(request.user, q).order_by("id")
+    persons = list(qs[offset: offset + min(limit, MAX_LIMIT)])
     if q:
-        qs = qs.filter(id_hash=id_hash(q.upper())) if len(q) == 18 else qs.filter(name__contains=q)
-    return [person_out(p) for p in qs[offset: offset + min(limit, 500)]]
+        record(request.user, "person.search", request.user,
+               area_code=actor_area_code(request.user), by="name", q=q, found=len(persons),
+               via="api")
+    record_reads(request.user, "person.list", persons, via="api", q=q, offset=offset)
+    return [person_out(p) for p in persons]
+
+
+@router.post("/persons/search", response=list[PersonOut])
+def search_persons(request: HttpRequest, payload: IdSearchIn) -> list[PersonOut]:
+    """The person (none or one) in the caller's areas with this identity number, sent in
+    the body so that it stays out of URLs and logs."""
+    found = search.by_id_number(request.user, payload.id_number, via="api")
+    record_reads(request.user, "person.list", found, via="api_id_search")
+    return [person_out(p) for p in found]
 
 
 @router.get("/persons/{person_id}", response=PersonOut)

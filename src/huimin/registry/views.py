@@ -17,14 +17,20 @@ from huimin.accounts.access import (
     require_role,
     user_can,
 )
-from huimin.audit.events import event, record_view
+from huimin.accounts.models import Role
+from huimin.audit.events import actor_area_code, event, record, record_reads, record_view
 from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, FileRejected
-from huimin.registry import actions, importer
+from huimin.registry import actions, importer, search
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Area
 
 TEMPLATE_NAME = quote("人员登记模板")
+#: who sees a person's full birth date on the person's own record page: those who register
+#: people and review applications check it against the 户口簿 and the birth certificate.
+#: Everyone else (finance, audit, administration), and every list, sees an age, which does
+#: not complete the birth-date segment of the masked identity number.
+BIRTH_DATE_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER)
 # The form posts the template's columns, in the template's order.
 PERSON_FORM_FIELDS = [
     "household", "name", "id_number", "sex", "birth_date", "area_code", "hukou_type",
@@ -33,14 +39,39 @@ PERSON_FORM_FIELDS = [
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def person_list(request: HttpRequest) -> HttpResponse:
-    qs = persons_for(request.user).order_by("area__code", "household_id", "id")
+    """人口登记: names are searched with GET (?q=), identity numbers only by POST, so that no
+    number is kept in a URL or a server log. Every person shown is a logged read."""
+    context: dict[str, object] = {"q": "", "id_number": ""}
+    if request.method == "POST":
+        context["by_id"] = True
+        try:
+            found = search.by_id_number(request.user, request.POST.get("id_number", ""),
+                                        via="web")
+        except ActionError as exc:
+            context["error"] = exc.message
+            context["page"] = Paginator([], 50).get_page(1)
+            return render(request, "registry/person_list.html", context, status=400)
+        page = Paginator(found, 50).get_page(1)
+        record_reads(request.user, "person.list", page, via="id_search")
+        context["page"] = page
+        return render(request, "registry/person_list.html", context)
     q = request.GET.get("q", "").strip()
-    if q:
-        qs = qs.filter(id_hash=id_hash(q.upper())) if len(q) == 18 else qs.filter(name__contains=q)
+    context["q"] = q
+    try:
+        qs = search.by_name(request.user, q).order_by("area__code", "household_id", "id")
+    except ActionError as exc:
+        context.update(q="", error=exc.message, page=Paginator([], 50).get_page(1))
+        return render(request, "registry/person_list.html", context, status=400)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "registry/person_list.html", {"page": page, "q": q})
+    if q:
+        record(request.user, "person.search", request.user,
+               area_code=actor_area_code(request.user), by="name", q=q,
+               found=page.paginator.count, via="web")
+    record_reads(request.user, "person.list", page, via="list", q=q, page=page.number)
+    context["page"] = page
+    return render(request, "registry/person_list.html", context)
 
 
 @login_required
@@ -50,6 +81,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record_view(request.user, person)
     return render(request, "registry/person_detail.html", {
         "person": person,
+        "show_birth_date": user_can(request.user, BIRTH_DATE_ROLES),
         "parents": person.parent_links.select_related("parent"),
         "children": person.child_links.select_related("child"),
         "accounts": person.bank_accounts.all(),

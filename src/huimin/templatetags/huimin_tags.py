@@ -10,3 +10,18 @@ register = template.Library()
 @register.filter
 def yuan(fen: int | None) -> str:
     return "" if fen is None else format_yuan(int(fen))
+
+
+@register.filter
+def age(born: object, on: object = None) -> str:
+    """The age of a birth date, today or on a given day (``{{ p.birth_date|age }}``), shown
+    instead of the date wherever the full date is not needed."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from huimin.lib.masking import age_label
+
+    if not isinstance(born, date):
+        return ""
+    return age_label(born, on if isinstance(on, date) else timezone.localdate())
