@@ -217,8 +217,8 @@ def test_web_download_does_not_export_and_export_is_a_post(personas: Personas) -
     assert _events(batch, "batch.export") == _events(batch, "batch.download") == 0
     assert finance.get(reverse("payments:export", args=[batch.pk])).status_code == 405
     page = finance.get(reverse("payments:detail", args=[batch.pk])).content.decode()
-    assert re.search(r'<form method="post" action="%s">' % reverse("payments:export",
-                                                                   args=[batch.pk]), page)
+    export_url = reverse("payments:export", args=[batch.pk])
+    assert f'<form method="post" action="{export_url}">' in page
     assert finance.post(reverse("payments:export", args=[batch.pk])).status_code == 302
     batch.refresh_from_db()
     assert batch.state == "exported" and _events(batch, "batch.export") == 1
