@@ -6,6 +6,7 @@ appear in the OpenAPI document; a value outside them is answered 422 naming the 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from ninja import Field, Schema
@@ -68,3 +69,7 @@ def note(max_length: int = 2000) -> Any:
 
 
 Code = Annotated[str, Field(max_length=60, pattern=r"^[A-Za-z0-9_.-]*$")]
+
+#: dates a request may carry (a notice's start, a cycle's cut-off): within the claim years
+Day = Annotated[date, Field(ge=date(CLAIM_YEAR_MIN, 1, 1), le=date(CLAIM_YEAR_MAX, 12, 31),
+                            description=f"日期 YYYY-MM-DD（{CLAIM_YEAR_MIN}–{CLAIM_YEAR_MAX} 年）")]

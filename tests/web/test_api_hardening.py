@@ -263,3 +263,16 @@ def test_api_export_is_a_post_and_bank_file_a_read(personas: Personas) -> None:
     assert file.status_code == 200 and file["Content-Type"].startswith("text/csv")
     assert _events(batch, "batch.export") == 1 and _events(batch, "batch.download") == 1
     assert login(personas.county).post(f"/api/batches/{batch.pk}/export").status_code == 403
+
+
+@pytest.mark.parametrize("start_on", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_notice_start_out_of_range_is_refused(start_on: str, personas: Personas) -> None:
+    cadre = login(personas.cadre_a)
+    resp = cadre.post("/api/notices", {"program": "childcare-subsidy", "start_on": start_on,
+                                       "objection_info": "村委会"},
+                      content_type="application/json")
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "start_on"
+    form = cadre.post(reverse("notices:new"), {"program": "childcare-subsidy",
+                                               "start_on": start_on, "objection_info": "村委会"})
+    assert form.status_code == 400
+    assert "公示开始日期：格式应为 YYYY-MM-DD，年份在 2000–2100 之间" in form.content.decode()

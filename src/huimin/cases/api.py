@@ -12,7 +12,7 @@ from ninja.responses import Status
 
 from huimin.accounts.access import cases_for, get_case_for_user, get_person_for_user, require_role
 from huimin.accounts.models import Role
-from huimin.api_params import ClaimYear, Code, Id, Page, Version, line, note
+from huimin.api_params import ClaimYear, Code, Day, Id, Page, Version, line, note
 from huimin.cases import actions as case_actions
 from huimin.cases.models import Case, CaseDocument, Level, Notice, Objection, ObjectionStatus
 from huimin.cases.notice_views import get_notice_for_user, notices_for
@@ -240,7 +240,7 @@ def my_worklist(request: HttpRequest, page: Query[Page]) -> list[WorkItemOut]:
 
 class NoticeIn(Schema):
     program: Code
-    start_on: date
+    start_on: Day
     objection_info: Annotated[str, note(500)]
 
 

@@ -12,7 +12,7 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role
-from huimin.api_params import ClaimYear, Code, Id, Page, line, note
+from huimin.api_params import ClaimYear, Code, Day, Id, Page, line, note
 from huimin.errors import ActionError, Conflict
 from huimin.payments import actions as pay_actions
 from huimin.payments import bankfile, reconcile
@@ -34,7 +34,7 @@ class CycleIn(Schema):
     program: Code = "childcare-subsidy"
     claim_year: ClaimYear
     period: Annotated[str, line(20)] = ""
-    cut_off: date | None = None
+    cut_off: Day | None = None
 
 
 class CycleOut(Schema):
