@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # Swagger UI for /api/docs from its own static files, not a CDN
     "huimin.accounts",
     "huimin.registry",
     "huimin.programs",

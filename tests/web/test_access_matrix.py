@@ -176,9 +176,13 @@ VIEWS: dict[str, Spec] = {
         data=lambda w: {"bank_account": w.pay.new_account.pk, "note": "已核实"}),
     "payments:detail": Spec("GET", lambda w: reverse("payments:detail", args=[w.batch.pk]),
                             {**ALL_OK, "cadre_a": 404, "cadre_b": 404, "township": 404}),
-    "payments:export": Spec("GET", lambda w: reverse("payments:export", args=[w.batch.pk]),
-                            only(200, ["finance"], {"cadre_a": 404, "cadre_b": 404,
+    # the world's batch is exported already: export again says so on the batch page
+    "payments:export": Spec("POST", lambda w: reverse("payments:export", args=[w.batch.pk]),
+                            only(302, ["finance"], {"cadre_a": 404, "cadre_b": 404,
                                                     "township": 404})),
+    "payments:download": Spec("GET", lambda w: reverse("payments:download", args=[w.batch.pk]),
+                              only(200, ["finance"], {"cadre_a": 404, "cadre_b": 404,
+                                                      "township": 404})),
     "payments:return": Spec(
         "POST", lambda w: reverse("payments:return", args=[w.batch.pk]),
         only(302, ["finance"], {"cadre_a": 404, "cadre_b": 404, "township": 404}),
@@ -273,6 +277,9 @@ API: dict[tuple[str, str], Spec] = {
     ("GET", "/api/batches/{batch_id}/bank-file"): Spec(
         "GET", lambda w: f"/api/batches/{w.batch.pk}/bank-file", only(200, ["finance"],
                                                                        NOT_IN_AREA)),
+    ("POST", "/api/batches/{batch_id}/export"): Spec(  # exported already: 409 for finance
+        "POST", lambda w: f"/api/batches/{w.batch.pk}/export", only(409, ["finance"],
+                                                                     NOT_IN_AREA)),
     ("POST", "/api/batches/{batch_id}/return"): Spec(
         "POST", lambda w: f"/api/batches/{w.batch.pk}/return",
         only(200, ["finance"], NOT_IN_AREA),

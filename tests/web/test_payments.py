@@ -766,7 +766,8 @@ def test_the_web_flow_from_cycle_to_return(personas: Personas) -> None:
     assert 'data-testid="release"' in county.get(
         reverse("payments:detail", args=[batch.pk])).content.decode()
     county.post(reverse("payments:release", args=[batch.pk]))
-    resp = finance.get(reverse("payments:export", args=[batch.pk]))
+    finance.post(reverse("payments:export", args=[batch.pk]))
+    resp = finance.get(reverse("payments:download", args=[batch.pk]))
     assert resp.status_code == 200 and resp["Content-Type"] == "text/csv; charset=gbk"
     rows = list(csv.reader(io.StringIO(resp.content.decode("gbk"))))
     assert rows[0][:3] == ["序号", "收款账号", "收款人姓名"] and rows[1][4] == "20260615"

@@ -74,16 +74,18 @@ def test_walk_through_the_web_ui(personas: Personas, family_a: Family) -> None:
     case.refresh_from_db()
     assert case.state == "in_payment"
 
-    assert finance.get(reverse("payments:export", args=[batch.pk])).status_code == 302
-    assert batch.lines.get().status == "pending"  # not exported before a second person
+    assert finance.post(reverse("payments:export", args=[batch.pk])).status_code == 302
+    batch.refresh_from_db()
+    assert batch.state == "draft"  # not exported before a second person
     county.post(reverse("payments:release", args=[batch.pk]))
-    resp = finance.get(reverse("payments:export", args=[batch.pk]))
+    assert finance.post(reverse("payments:export", args=[batch.pk])).status_code == 302
+    resp = finance.get(reverse("payments:download", args=[batch.pk]))
     assert resp.status_code == 200
     rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8"))))
     assert rows[0] == ["流水号", "户名", "账号", "开户银行", "金额", "用途"]
     assert rows[1][1:5] == ["陈秀英", "6228480012345678901", "中国农业银行惠来县支行", "3600.00"]
     assert rows[-1][:3] == ["合计", "1", "3600.00"] and rows[-1][3].startswith("SHA256:")
-    again = finance.get(reverse("payments:export", args=[batch.pk]))
+    again = finance.get(reverse("payments:download", args=[batch.pk]))
     assert again.content == resp.content  # same batch, same bytes
 
     ret = pay_actions.sample_return(batch)
@@ -154,6 +156,7 @@ def test_walk_through_the_api_with_a_failed_line_paid_later(
     assert b1.status_code == 201
     batch1 = PaymentBatch.objects.get(pk=b1.json()["id"])
     assert county.post(f"/api/batches/{batch1.pk}/release").status_code == 200
+    assert finance.post(f"/api/batches/{batch1.pk}/export").json()["state"] == "exported"
     assert finance.get(f"/api/batches/{batch1.pk}/bank-file").status_code == 200
     line = batch1.lines.get()
     failed = pay_actions.sample_return(batch1, {line.reference: "账户已冻结"})
@@ -171,7 +174,7 @@ def test_walk_through_the_api_with_a_failed_line_paid_later(
     b2 = finance.post("/api/batches", {"cycle_id": cycle_id}, content_type="application/json")
     batch2 = PaymentBatch.objects.get(pk=b2.json()["id"])
     county.post(f"/api/batches/{batch2.pk}/release")
-    finance.get(f"/api/batches/{batch2.pk}/bank-file")
+    finance.post(f"/api/batches/{batch2.pk}/export")
     r = finance.post(f"/api/batches/{batch2.pk}/return",
                      {"file": _upload(pay_actions.sample_return(batch2))})
     assert r.json()["paid"] == 1

@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "case.payment_failed": "发放失败",
     "batch.create": "生成发放批次",
     "batch.export": "导出银行文件",
+    "batch.download": "下载银行文件",
     "batch.import_return": "导入银行回盘",
     "batch.release": "审批放行发放批次",
     "programs.whatif": "政策测算",

@@ -139,6 +139,19 @@ def preview(program: Program, subject: Person, claim_year: int,
     return _evaluate(program, subject, claim_year, clean_facts(facts))
 
 
+#: the first claim year huimin takes; the last is the year after today's
+FIRST_CLAIM_YEAR = 2000
+
+
+def check_claim_year(claim_year: object, today: date) -> int:
+    """A claim year between 2000 and next year, or a Chinese message naming the field."""
+    last = today.year + 1
+    if (not isinstance(claim_year, int) or isinstance(claim_year, bool)
+            or not FIRST_CLAIM_YEAR <= claim_year <= last):
+        raise ActionError(f"申领年度：须为 {FIRST_CLAIM_YEAR}–{last} 之间的四位年份")
+    return claim_year
+
+
 @transaction.atomic
 def submit_application(
     actor: Any,
@@ -161,6 +174,7 @@ def submit_application(
         raise Forbidden("只有村级专干或乡镇审核员可以受理申请")
     _check_scope(actor, subject)
     today = local_today()
+    check_claim_year(claim_year, today)
     rules = entitlement.resolve(program.code, subject.area.code, claim_year, today)
     if rules.main.subject == "child":
         if applicant is None or applicant.pk == subject.pk:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.http import Http404, HttpRequest
-from ninja import File, Form, Router, Schema
+from ninja import Field, File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from huimin.accounts.access import cases_for, get_case_for_user, get_person_for_user, require_role
 from huimin.accounts.models import Role
+from huimin.api_params import ClaimYear, Code, Day, Id, Page, Version, line, note
 from huimin.cases import actions as case_actions
-from huimin.cases.models import Case, CaseDocument, Notice, Objection
+from huimin.cases.models import Case, CaseDocument, Level, Notice, Objection, ObjectionStatus
 from huimin.cases.notice_views import get_notice_for_user, notices_for
+from huimin.cases.reasons import REJECT_REASONS
+from huimin.cases.states import State
 from huimin.cases.worklist import deadline, waiting
 from huimin.errors import ActionError
 from huimin.programs.entitlement import CHILDCARE
@@ -23,16 +26,24 @@ from huimin.programs.models import DocumentType, Program
 router = Router(tags=["cases"])
 
 
+if TYPE_CHECKING:
+    ReasonCode = str
+else:  # the closed set of reason codes, as an enum in the document
+    ReasonCode = Literal[tuple(REJECT_REASONS)]
+AwaitingRole = Role | Literal[""]
+Comment = Annotated[str, note()]
+
+
 class FactsIn(Schema):
     policy_status_confirmed: bool | None = None
-    child_disability_grade: int | None = None
+    child_disability_grade: int | None = Field(None, ge=1, le=4, description="子女残疾等级 1–4")
 
 
 class CaseIn(Schema):
-    program: str = CHILDCARE
-    subject_id: int
-    applicant_id: int | None = None
-    claim_year: int
+    program: Code = CHILDCARE
+    subject_id: Id
+    applicant_id: Id | None = None
+    claim_year: ClaimYear
     facts: FactsIn | None = None
     record_rejected: bool = False
 
@@ -51,10 +62,10 @@ class CaseOut(Schema):
     subject_id: int
     applicant_id: int | None
     claim_year: int
-    state: str
+    state: State
     state_label: str
-    level: str
-    awaiting_role: str
+    level: Level
+    awaiting_role: AwaitingRole
     ready_on: date | None
     due_on: date | None
     eligible: bool
@@ -68,8 +79,9 @@ class CaseOut(Schema):
 def _case(c: Case) -> CaseOut:
     return CaseOut(
         id=c.pk, number=c.number, program=c.program.code, subject_id=c.subject_id,
-        applicant_id=c.applicant_id, claim_year=c.claim_year, state=c.state,
-        state_label=c.state_label, level=c.level, awaiting_role=c.awaiting_role,
+        applicant_id=c.applicant_id, claim_year=c.claim_year, state=State(c.state),
+        state_label=c.state_label, level=Level(c.level),
+        awaiting_role=Role(c.awaiting_role) if c.awaiting_role else "",
         ready_on=c.ready_on, due_on=c.due_on, eligible=c.eligible, months=c.months,
         amount_fen=c.amount_fen, version=c.version,
         breakdown=c.explanation.get("breakdown", ""),
@@ -79,14 +91,14 @@ def _case(c: Case) -> CaseOut:
 
 
 @router.get("/cases", response=list[CaseOut])
-def list_cases(request: HttpRequest, state: str = "", program: str = "", limit: int = 50,
-               offset: int = 0) -> list[CaseOut]:
+def list_cases(request: HttpRequest, page: Query[Page], state: State | None = None,
+               program: Code = "") -> list[CaseOut]:
     qs = cases_for(request.user).order_by("id")
     if state:
         qs = qs.filter(state=state)
     if program:
         qs = qs.filter(program__code=program)
-    return [_case(c) for c in qs[offset: offset + min(limit, 500)]]
+    return [_case(c) for c in qs[page.offset: page.offset + page.limit]]
 
 
 @router.post("/cases", response={201: CaseOut})
@@ -123,13 +135,13 @@ def get_case(request: HttpRequest, case_id: int) -> CaseOut:
 
 class ReviewIn(Schema):
     approve: bool
-    comment: str = ""
-    reason_codes: list[str] = []
-    version: int | None = None
+    comment: Comment = ""
+    reason_codes: list[ReasonCode] = Field([], max_length=len(REJECT_REASONS))
+    version: Version | None = None
 
 
 @router.post("/cases/{case_id}/township-review", response=CaseOut)
-def township_review(request: HttpRequest, case_id: int, payload: ReviewIn) -> CaseOut:
+def township_review(request: HttpRequest, case_id: Id, payload: ReviewIn) -> CaseOut:
     case = get_case_for_user(request.user, case_id, write=True, roles=[Role.TOWNSHIP_REVIEWER])
     return _case(case_actions.township_review(
         request.user, case, approve=payload.approve, comment=payload.comment,
@@ -137,7 +149,7 @@ def township_review(request: HttpRequest, case_id: int, payload: ReviewIn) -> Ca
 
 
 @router.post("/cases/{case_id}/county-confirm", response=CaseOut)
-def county_confirm(request: HttpRequest, case_id: int, payload: ReviewIn) -> CaseOut:
+def county_confirm(request: HttpRequest, case_id: Id, payload: ReviewIn) -> CaseOut:
     case = get_case_for_user(request.user, case_id, write=True, roles=[Role.COUNTY_APPROVER])
     return _case(case_actions.county_confirm(
         request.user, case, approve=payload.approve, comment=payload.comment,
@@ -145,14 +157,14 @@ def county_confirm(request: HttpRequest, case_id: int, payload: ReviewIn) -> Cas
 
 
 class DecisionIn(Schema):
-    action: str  # approve | reject | return
-    reason_codes: list[str] = []
-    comment: str = ""
-    version: int | None = None
+    action: Literal["approve", "reject", "return"]
+    reason_codes: list[ReasonCode] = Field([], max_length=len(REJECT_REASONS))
+    comment: Comment = ""
+    version: Version | None = None
 
 
 @router.post("/cases/{case_id}/decide", response=CaseOut)
-def decide(request: HttpRequest, case_id: int, payload: DecisionIn) -> CaseOut:
+def decide(request: HttpRequest, case_id: Id, payload: DecisionIn) -> CaseOut:
     """Approve, reject (reason codes + comment) or return for correction at the case's level."""
     case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
     return _case(case_actions.decide(request.user, case, payload.action,
@@ -161,13 +173,13 @@ def decide(request: HttpRequest, case_id: int, payload: DecisionIn) -> CaseOut:
 
 
 class CommentIn(Schema):
-    comment: str = ""
-    version: int | None = None
+    comment: Comment = ""
+    version: Version | None = None
     facts: FactsIn | None = None
 
 
 @router.post("/cases/{case_id}/resubmit", response=CaseOut)
-def resubmit(request: HttpRequest, case_id: int, payload: CommentIn) -> CaseOut:
+def resubmit(request: HttpRequest, case_id: Id, payload: CommentIn) -> CaseOut:
     case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.INTAKE_ROLES)
     facts = payload.facts.dict(exclude_none=True) if payload.facts else None
     return _case(case_actions.resubmit(request.user, case, comment=payload.comment, facts=facts,
@@ -175,7 +187,7 @@ def resubmit(request: HttpRequest, case_id: int, payload: CommentIn) -> CaseOut:
 
 
 @router.post("/cases/{case_id}/review-request", response=CaseOut)
-def review_request(request: HttpRequest, case_id: int, payload: CommentIn) -> CaseOut:
+def review_request(request: HttpRequest, case_id: Id, payload: CommentIn) -> CaseOut:
     """复核: a rejected family asks for review; the case reopens with its history."""
     case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
     return _case(case_actions.request_review(request.user, case, comment=payload.comment,
@@ -197,13 +209,13 @@ def _doc(d: CaseDocument) -> DocumentOut:
 
 
 @router.get("/cases/{case_id}/documents", response=list[DocumentOut])
-def list_documents(request: HttpRequest, case_id: int) -> list[DocumentOut]:
+def list_documents(request: HttpRequest, case_id: Id) -> list[DocumentOut]:
     case = get_case_for_user(request.user, case_id)
     return [_doc(d) for d in case.documents.select_related("doc_type")]
 
 
 @router.post("/cases/{case_id}/documents", response={201: DocumentOut})
-def upload_document(request: HttpRequest, case_id: int, doc_type: Form[str],
+def upload_document(request: HttpRequest, case_id: Id, doc_type: Form[Code],
                     file: File[UploadedFile]) -> Status[DocumentOut]:
     case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
     kind = DocumentType.objects.filter(program=case.program, code=doc_type).first()
@@ -221,20 +233,20 @@ class WorkItemOut(Schema):
 
 
 @router.get("/worklist", response=list[WorkItemOut])
-def my_worklist(request: HttpRequest, limit: int = 50) -> list[WorkItemOut]:
+def my_worklist(request: HttpRequest, page: Query[Page]) -> list[WorkItemOut]:
     """What waits for the caller, oldest first, with deadline warnings."""
     today = case_actions.local_today()
     out = []
-    for c in waiting(request.user, today)[: min(limit, 500)]:
+    for c in waiting(request.user, today)[page.offset: page.offset + page.limit]:
         d = deadline(c, today)
         out.append(WorkItemOut(case=_case(c), deadline_status=d.status, deadline_text=d.text))
     return out
 
 
 class NoticeIn(Schema):
-    program: str
-    start_on: date
-    objection_info: str
+    program: Code
+    start_on: Day
+    objection_info: Annotated[str, note(500)]
 
 
 class NoticeEntryOut(Schema):
@@ -253,7 +265,7 @@ class NoticeOut(Schema):
     title: str
     program: str
     area_code: str
-    level: str
+    level: Level
     start_on: date
     end_on: date
     objection_info: str
@@ -266,13 +278,14 @@ def _notice(n: Notice, entries: bool = True) -> NoticeOut:
                            withdrawn=e.withdrawn_at is not None)
             for e in n.entries.order_by("seq")] if entries else []
     return NoticeOut(id=n.pk, number=n.number, title=n.title, program=n.program.code,
-                     area_code=n.area.code, level=n.level, start_on=n.start_on, end_on=n.end_on,
-                     objection_info=n.objection_info, entries=rows)
+                     area_code=n.area.code, level=Level(n.level), start_on=n.start_on,
+                     end_on=n.end_on, objection_info=n.objection_info, entries=rows)
 
 
 @router.get("/notices", response=list[NoticeOut])
-def list_notices(request: HttpRequest, limit: int = 50, offset: int = 0) -> list[NoticeOut]:
-    qs = notices_for(request.user).order_by("-start_on", "-id")[offset: offset + min(limit, 200)]
+def list_notices(request: HttpRequest, page: Query[Page]) -> list[NoticeOut]:
+    qs = notices_for(request.user).order_by("-start_on", "-id")[page.offset:
+                                                                  page.offset + page.limit]
     return [_notice(n, entries=False) for n in qs]
 
 
@@ -289,14 +302,14 @@ def publish_notice(request: HttpRequest, payload: NoticeIn) -> Status[NoticeOut]
 
 
 @router.get("/notices/{notice_id}", response=NoticeOut)
-def get_notice(request: HttpRequest, notice_id: int) -> NoticeOut:
+def get_notice(request: HttpRequest, notice_id: Id) -> NoticeOut:
     return _notice(get_notice_for_user(request.user, notice_id))
 
 
 class ObjectionIn(Schema):
-    content: str
-    objector: str = ""
-    contact: str = ""
+    content: Annotated[str, note()]
+    objector: Annotated[str, line(50)] = ""
+    contact: Annotated[str, line(50)] = ""
 
 
 class ObjectionOut(Schema):
@@ -305,18 +318,18 @@ class ObjectionOut(Schema):
     notice_id: int
     received_on: date
     content: str
-    status: str
+    status: ObjectionStatus
     finding: str
 
 
 def _objection(o: Objection) -> ObjectionOut:
     return ObjectionOut(id=o.pk, case_id=o.case_id, notice_id=o.entry.notice_id,
-                        received_on=o.received_on, content=o.content, status=o.status,
-                        finding=o.finding)
+                        received_on=o.received_on, content=o.content,
+                        status=ObjectionStatus(o.status), finding=o.finding)
 
 
 @router.post("/cases/{case_id}/objections", response={201: ObjectionOut})
-def record_objection(request: HttpRequest, case_id: int,
+def record_objection(request: HttpRequest, case_id: Id,
                      payload: ObjectionIn) -> Status[ObjectionOut]:
     case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
     return Status(201, _objection(case_actions.record_objection(
@@ -326,8 +339,8 @@ def record_objection(request: HttpRequest, case_id: int,
 
 class ResolveIn(Schema):
     upheld: bool
-    finding: str
-    version: int | None = None
+    finding: Annotated[str, note()]
+    version: Version | None = None
 
 
 def _get_objection(user: Any, pk: int) -> Objection:
@@ -338,7 +351,7 @@ def _get_objection(user: Any, pk: int) -> Objection:
 
 
 @router.post("/objections/{objection_id}/resolve", response=ObjectionOut)
-def resolve_objection(request: HttpRequest, objection_id: int,
+def resolve_objection(request: HttpRequest, objection_id: Id,
                       payload: ResolveIn) -> ObjectionOut:
     objection = _get_objection(request.user, objection_id)
     require_role(request.user, case_actions.REVIEW_ROLES)

@@ -73,8 +73,10 @@ def notice_new(request: HttpRequest) -> HttpResponse:
             if program is None:
                 raise ActionError("请选择项目")
             start_on = date.fromisoformat(request.POST.get("start_on", ""))
+            if not 2000 <= start_on.year <= 2100:
+                raise ValueError(start_on)
         except ValueError:
-            context["error"] = "公示开始日期：格式应为 YYYY-MM-DD"
+            context["error"] = "公示开始日期：格式应为 YYYY-MM-DD，年份在 2000–2100 之间"
             return render(request, "cases/notice_new.html", context, status=400)
         except ActionError as exc:
             context["error"] = exc.message

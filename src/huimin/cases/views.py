@@ -85,7 +85,14 @@ def case_new(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "cases/new.html", context)
     errors: list[str] = []
-    claim_year = _int(request.POST.get("claim_year")) or today.year
+    raw_year = request.POST.get("claim_year", "").strip()
+    claim_year = (int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) < 6
+                  else None) if raw_year else today.year
+    try:
+        claim_year = actions.check_claim_year(claim_year, today)
+    except ActionError as exc:
+        errors.append(exc.message)
+        claim_year = today.year
     context["claim_year"] = claim_year
     subject = _find(request, "subject_id_number") or _find(request, "child_id_number")
     applicant = _find(request, "applicant_id_number")

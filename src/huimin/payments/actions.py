@@ -19,6 +19,7 @@ from django.utils import timezone
 from huimin.accounts.access import in_user_area
 from huimin.accounts.models import Role
 from huimin.audit.events import record
+from huimin.audit.models import AuditEvent
 from huimin.cases.models import Case
 from huimin.cases.states import TRANSITIONS, State, Transition
 from huimin.errors import ActionError, Conflict, FileRejected, Forbidden, RowError
@@ -373,26 +374,58 @@ def render_bank_file(batch: PaymentBatch) -> tuple[bytes, bankfile.Totals]:
 
 @transaction.atomic
 def export_batch(actor: Any, batch: PaymentBatch) -> bytes:
-    """The bank file; the first export moves the batch on, a repeat gives the same bytes."""
+    """Export a released batch: it moves to exported and its file's digest is kept.
+
+    One event, ``batch.export``, for the file handed out now. A batch already exported is
+    not exported again: the call is a download (``download_bank_file``), logged as such.
+    """
     _require(actor, Role.FINANCE_OFFICER, "导出银行文件")
     locked = _lock_batch(batch.pk)
     if locked.state == BatchState.DRAFT:
         raise Conflict(f"批次 {locked.number} 尚未经县级审批人放行，不能导出")
+    if locked.state != BatchState.RELEASED:
+        return _download(actor, locked)
     data, totals = render_bank_file(locked)
-    digest = hashlib.sha256(data).hexdigest()
     if (totals.count, totals.total_fen) != (locked.line_count, locked.total_fen):
         raise Conflict("批次明细与控制数不符，请联系管理员")
-    if locked.state == BatchState.RELEASED:
-        locked.state = BatchState.EXPORTED
-        locked.file_sha256 = digest
-        locked.body_checksum = totals.checksum
-        locked.exported_at = _now()
-        locked.save(update_fields=["state", "file_sha256", "body_checksum", "exported_at"])
-        record(actor, "batch.export", locked, area_code=locked.area.code, sha256=digest,
-               lines=totals.count, total_fen=totals.total_fen, layout=locked.layout)
-    elif locked.file_sha256 != digest:
-        raise Conflict("批次内容与首次导出的文件不一致，请联系管理员")
+    digest = hashlib.sha256(data).hexdigest()
+    locked.state = BatchState.EXPORTED
+    locked.file_sha256 = digest
+    locked.body_checksum = totals.checksum
+    locked.exported_at = _now()
+    locked.save(update_fields=["state", "file_sha256", "body_checksum", "exported_at"])
+    record(actor, "batch.export", locked, area_code=locked.area.code, sha256=digest,
+           lines=totals.count, total_fen=totals.total_fen, layout=locked.layout)
     return data
+
+
+def download_bank_file(actor: Any, batch: PaymentBatch) -> bytes:
+    """The bank file of an exported batch, the same bytes as at export; changes no state.
+
+    Every download is an audit event (``batch.download``) with the running count, so a file
+    handed out twice shows as twice.
+    """
+    _require(actor, Role.FINANCE_OFFICER, "下载银行文件")
+    with transaction.atomic():
+        return _download(actor, _lock_batch(batch.pk))
+
+
+def _download(actor: Any, locked: PaymentBatch) -> bytes:
+    if locked.state in (BatchState.DRAFT, BatchState.RELEASED):
+        raise Conflict(f"批次 {locked.number} 尚未导出，请先导出银行文件")
+    data, _totals = render_bank_file(locked)
+    digest = hashlib.sha256(data).hexdigest()
+    if locked.file_sha256 != digest:
+        raise Conflict("批次内容与首次导出的文件不一致，请联系管理员")
+    record(actor, "batch.download", locked, area_code=locked.area.code, sha256=digest,
+           n=download_count(locked) + 1)
+    return data
+
+
+def download_count(batch: PaymentBatch) -> int:
+    """How many times the exported file was handed out again after its export."""
+    return AuditEvent.objects.filter(action="batch.download", object_type="paymentbatch",
+                                     object_id=str(batch.pk)).count()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Router, Schema
+from ninja import File, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role
-from huimin.errors import ActionError
+from huimin.api_params import ClaimYear, Code, Day, Id, Page, line, note
+from huimin.errors import ActionError, Conflict
 from huimin.payments import actions as pay_actions
 from huimin.payments import bankfile, reconcile
 from huimin.payments.access import (
@@ -22,7 +23,7 @@ from huimin.payments.access import (
     get_cycle_for_user,
     get_line_for_user,
 )
-from huimin.payments.models import PaymentBatch, PaymentCycle
+from huimin.payments.models import BatchState, CycleState, PaymentBatch, PaymentCycle
 from huimin.programs.models import Program
 from huimin.registry.models import BankAccount
 
@@ -30,10 +31,10 @@ router = Router(tags=["payments"])
 
 
 class CycleIn(Schema):
-    program: str = "childcare-subsidy"
-    claim_year: int
-    period: str = ""
-    cut_off: date | None = None
+    program: Code = "childcare-subsidy"
+    claim_year: ClaimYear
+    period: Annotated[str, line(20)] = ""
+    cut_off: Day | None = None
 
 
 class CycleOut(Schema):
@@ -43,7 +44,7 @@ class CycleOut(Schema):
     claim_year: int
     period: str
     cut_off: date
-    state: str
+    state: CycleState
     payable_count: int
     payable_fen: int
     held_count: int
@@ -53,15 +54,15 @@ class CycleOut(Schema):
 
 def _cycle(c: PaymentCycle) -> CycleOut:
     return CycleOut(id=c.pk, number=c.number, program=c.program.code, claim_year=c.claim_year,
-                    period=c.period, cut_off=c.cut_off, state=c.state,
+                    period=c.period, cut_off=c.cut_off, state=CycleState(c.state),
                     payable_count=c.payable_count, payable_fen=c.payable_fen,
                     held_count=c.held_count, held_fen=c.held_fen,
                     rule_versions=list(c.rule_versions))
 
 
 @router.get("/cycles", response=list[CycleOut])
-def list_cycles(request: HttpRequest) -> list[CycleOut]:
-    return [_cycle(c) for c in cycles_for(request.user)[:200]]
+def list_cycles(request: HttpRequest, page: Query[Page]) -> list[CycleOut]:
+    return [_cycle(c) for c in cycles_for(request.user)[page.offset: page.offset + page.limit]]
 
 
 @router.post("/cycles", response={201: CycleOut})
@@ -77,7 +78,7 @@ def build_cycle(request: HttpRequest, payload: CycleIn) -> Status[CycleOut]:
 
 
 @router.get("/cycles/{cycle_id}", response=CycleOut)
-def get_cycle(request: HttpRequest, cycle_id: int) -> CycleOut:
+def get_cycle(request: HttpRequest, cycle_id: Id) -> CycleOut:
     return _cycle(get_cycle_for_user(request.user, cycle_id))
 
 
@@ -106,7 +107,7 @@ class ReconciliationOut(Schema):
 
 
 @router.get("/cycles/{cycle_id}/reconciliation", response=ReconciliationOut)
-def reconciliation(request: HttpRequest, cycle_id: int) -> dict[str, Any]:
+def reconciliation(request: HttpRequest, cycle_id: Id) -> dict[str, Any]:
     cycle = get_cycle_for_user(request.user, cycle_id)
     report = reconcile.reconcile(cycle)
     return {"cycle": cycle.pk, "ok": {c: report.ok(c) for c in reconcile.CHECKS},
@@ -115,8 +116,8 @@ def reconciliation(request: HttpRequest, cycle_id: int) -> dict[str, Any]:
 
 
 class BatchIn(Schema):
-    cycle_id: int
-    layout: str = bankfile.DEFAULT_LAYOUT
+    cycle_id: Id
+    layout: Code = bankfile.DEFAULT_LAYOUT
 
 
 class BatchOut(Schema):
@@ -126,7 +127,7 @@ class BatchOut(Schema):
     program: str
     claim_year: int
     layout: str
-    state: str
+    state: BatchState
     line_count: int
     total_fen: int
     file_sha256: str
@@ -135,14 +136,14 @@ class BatchOut(Schema):
 
 def _batch(b: PaymentBatch) -> BatchOut:
     return BatchOut(id=b.pk, number=b.number, cycle_id=b.cycle_id, program=b.program.code,
-                    claim_year=b.claim_year, layout=b.layout, state=b.state,
+                    claim_year=b.claim_year, layout=b.layout, state=BatchState(b.state),
                     line_count=b.line_count, total_fen=b.total_fen, file_sha256=b.file_sha256,
                     body_checksum=b.body_checksum)
 
 
 @router.get("/batches", response=list[BatchOut])
-def list_batches(request: HttpRequest) -> list[BatchOut]:
-    return [_batch(b) for b in batches_for(request.user)[:200]]
+def list_batches(request: HttpRequest, page: Query[Page]) -> list[BatchOut]:
+    return [_batch(b) for b in batches_for(request.user)[page.offset: page.offset + page.limit]]
 
 
 @router.post("/batches", response={201: BatchOut})
@@ -153,20 +154,38 @@ def create_batch(request: HttpRequest, payload: BatchIn) -> Status[BatchOut]:
 
 
 @router.get("/batches/{batch_id}", response=BatchOut)
-def get_batch(request: HttpRequest, batch_id: int) -> BatchOut:
+def get_batch(request: HttpRequest, batch_id: Id) -> BatchOut:
     return _batch(get_batch_for_user(request.user, batch_id))
 
 
 @router.post("/batches/{batch_id}/release", response=BatchOut)
-def release_batch(request: HttpRequest, batch_id: int) -> BatchOut:
+def release_batch(request: HttpRequest, batch_id: Id) -> BatchOut:
     batch = get_batch_for_user(request.user, batch_id, write=True, roles=APPROVER)
     return _batch(pay_actions.release_batch(request.user, batch))
 
 
-@router.get("/batches/{batch_id}/bank-file")
-def bank_file(request: HttpRequest, batch_id: int) -> HttpResponse:
+@router.post("/batches/{batch_id}/export", response=BatchOut)
+def export_batch(request: HttpRequest, batch_id: Id) -> BatchOut:
+    """Export a released batch (it moves to exported); fetch the file with GET bank-file."""
     batch = get_batch_for_user(request.user, batch_id, write=True, roles=FINANCE)
-    data = pay_actions.export_batch(request.user, batch)
+    if batch.state != BatchState.RELEASED:
+        raise Conflict(f"批次 {batch.number} 当前状态为「{batch.state_label}」，"
+                       "只能导出已放行的批次")
+    pay_actions.export_batch(request.user, batch)
+    batch.refresh_from_db()
+    return _batch(batch)
+
+
+@router.get("/batches/{batch_id}/bank-file",
+            openapi_extra={"responses": {200: {
+                "description": "银行文件（与导出时逐字节相同；每次下载记入审计日志）",
+                "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}},
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml"
+                            ".sheet": {"schema": {"type": "string", "format": "binary"}}}}}})
+def bank_file(request: HttpRequest, batch_id: Id) -> HttpResponse:
+    """Download an exported batch's bank file; reads only (each download is logged)."""
+    batch = get_batch_for_user(request.user, batch_id, write=True, roles=FINANCE)
+    data = pay_actions.download_bank_file(request.user, batch)
     layout = bankfile.get_layout(batch.layout)
     resp = HttpResponse(data, content_type=layout.content_type)
     resp["Content-Disposition"] = f'attachment; filename="{batch.number}.{layout.extension}"'
@@ -181,15 +200,15 @@ class ReturnOut(Schema):
 
 
 @router.post("/batches/{batch_id}/return", response=ReturnOut)
-def bank_return(request: HttpRequest, batch_id: int, file: File[UploadedFile]
+def bank_return(request: HttpRequest, batch_id: Id, file: File[UploadedFile]
                 ) -> dict[str, int]:
     batch = get_batch_for_user(request.user, batch_id, write=True, roles=FINANCE)
     return pay_actions.import_return(request.user, batch, file.read())
 
 
 class CorrectIn(Schema):
-    bank_account_id: int
-    note: str
+    bank_account_id: Id
+    note: Annotated[str, note(200)]
 
 
 class CorrectOut(Schema):
@@ -199,7 +218,7 @@ class CorrectOut(Schema):
 
 
 @router.post("/lines/{line_id}/correct", response=CorrectOut)
-def correct_line(request: HttpRequest, line_id: int, payload: CorrectIn) -> CorrectOut:
+def correct_line(request: HttpRequest, line_id: Id, payload: CorrectIn) -> CorrectOut:
     line = get_line_for_user(request.user, line_id, roles=FINANCE)
     account = BankAccount.objects.filter(
         Q(person_id=line.case.subject_id) | Q(person_id=line.case.applicant_id),

@@ -153,7 +153,8 @@ def export(
     batch: int = typer.Option(..., "--batch", help="批次 id"),
     out: Path = typer.Option(..., "--out", help="写出的银行文件路径"),
 ) -> None:
-    """Write a released batch's bank file (the same bytes every time)."""
+    """Export a released batch and write its bank file; an exported one is downloaded again
+    (the same bytes every time; each download is in the audit log)."""
     _setup()
     from huimin.errors import ActionError
     from huimin.payments import actions

@@ -12,7 +12,8 @@ urlpatterns = [
     path("new/", views.batch_new, name="new"),
     path("<int:pk>/", views.batch_detail, name="detail"),
     path("<int:pk>/release/", views.batch_release, name="release"),
-    path("<int:pk>/bank-file", views.batch_export, name="export"),
+    path("<int:pk>/export/", views.batch_export, name="export"),
+    path("<int:pk>/bank-file", views.batch_download, name="download"),
     path("<int:pk>/return/", views.batch_return, name="return"),
     path("lines/<int:pk>/correct/", views.line_correct, name="correct"),
 ]

@@ -135,7 +135,10 @@ def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
         "can_act": user_can(request.user, FINANCE),
         "can_release": (user_can(request.user, APPROVER) and batch.state == BatchState.DRAFT
                         and batch.created_by_id != request.user.pk),
-        "can_export": user_can(request.user, FINANCE) and batch.state != BatchState.DRAFT,
+        "can_export": user_can(request.user, FINANCE) and batch.state == BatchState.RELEASED,
+        "can_download": user_can(request.user, FINANCE) and batch.state not in (
+            BatchState.DRAFT, BatchState.RELEASED),
+        "downloads": actions.download_count(batch),
         "shown": SHOWN_LINES,
         **extra,
     }, status=status)
@@ -165,11 +168,30 @@ def batch_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_POST
 def batch_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """Export a released batch (it moves to exported); the file is then downloaded by GET."""
+    batch = get_batch_for_user(request.user, pk, write=True, roles=FINANCE)
+    if batch.state != BatchState.RELEASED:
+        messages.error(request, f"批次 {batch.number} 当前状态为「{batch.state_label}」，"
+                                "只能导出已放行的批次")
+        return redirect("payments:detail", batch.pk)
+    try:
+        actions.export_batch(request.user, batch)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"批次 {batch.number} 已导出，请下载银行文件并提交银行")
+    return redirect("payments:detail", batch.pk)
+
+
+@login_required
+@require_GET
+def batch_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The exported batch's bank file; reads only, and every download is logged."""
     batch = get_batch_for_user(request.user, pk, write=True, roles=FINANCE)
     try:
-        data = actions.export_batch(request.user, batch)
+        data = actions.download_bank_file(request.user, batch)
     except ActionError as exc:
         messages.error(request, exc.message)
         return redirect("payments:detail", batch.pk)
