@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -182,7 +183,7 @@ def test_actions_record_old_and_new_values(personas: Personas) -> None:
                                role="village_cadre", areas=[county])
     assert AuditEvent.objects.get(action="account.create", object_id=str(user.pk)).actor == \
         personas.admin
-    with pytest.raises(Exception, match="太短|常见|数字"):
+    with pytest.raises(ValidationError, match=r"太短|常见|数字"):
         actions.set_password(personas.admin, user, "12345678")
 
 

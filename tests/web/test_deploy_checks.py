@@ -114,7 +114,7 @@ def test_rotate_data_key_reseals_and_rehashes(personas: Personas, restore_key: A
 
     call_command("rotate_data_key", "--new-key-file", str(key_file), "--actor", "admin_user")
 
-    assert restore_key.DATA_KEY == new_key
+    assert new_key == restore_key.DATA_KEY
     mother = Person.objects.get(pk=fam.mother.pk)
     assert mother.id_sealed != old_sealed
     assert mother.id_number == number  # readable with the new key
