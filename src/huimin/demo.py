@@ -36,7 +36,7 @@ def second_factor_note(role: str) -> str:
     from django.conf import settings
 
     if role in settings.HUIMIN_TOTP_ROLES:
-        return "首次登录扫码绑定身份验证器，之后每次输入动态口令"
+        return "动态口令（首次登录扫码绑定）"
     return "无"
 
 

@@ -90,3 +90,20 @@ def test_password_change_in_the_browser(page: Any, live_server: Any,
     page.fill("#id_new_password2", "Qingshan-Road-77")
     page.click("button:has-text('确认修改')")
     page.wait_for_selector("[data-testid=password-changed]")
+
+
+def test_lockout_page_after_five_wrong_passwords(page: Any, live_server: Any,
+                                                personas: Personas, axes_on: None) -> None:
+    base = live_server.url
+    for _ in range(5):
+        page.goto(f"{base}/login/")
+        page.fill("#id_username", "finance")
+        page.fill("#id_password", "wrong-password-1")
+        page.click("button:has-text('登录')")
+    page.wait_for_selector("[data-testid=lockout]")
+    assert "15 分钟" in page.inner_text("[data-testid=lockout]")
+    for width, name in ((1366, "lockout-1366"), (390, "lockout-390")):
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, name)
+    _password_login(page, base, "finance")  # the right password is refused meanwhile
+    page.wait_for_selector("[data-testid=lockout]")

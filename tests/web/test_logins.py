@@ -252,3 +252,10 @@ def test_every_account_action_has_a_label() -> None:
     assert {"account.login", "account.login_failed", "account.lockout", "account.totp_enrol",
             "system.rotate_data_key"} <= found
     assert sorted(found - set(ACTION_LABELS)) == []
+
+
+def test_no_menu_before_the_code(personas: Personas, totp_on: list[str]) -> None:
+    client = Client()
+    client.force_login(personas.finance)
+    page = client.get("/account/totp/enrol/").content.decode()
+    assert "<nav>" not in page and "/account/password/" not in page and "退出" in page
