@@ -205,3 +205,14 @@ def test_changes_made_around_the_actions_are_still_audited(personas: Personas) -
                                   ).data["new"] == "county_approver"
     fresh = User.objects.create_user("shell_user", password=PASSWORD, role="auditor")
     assert AuditEvent.objects.filter(action="account.create", object_id=str(fresh.pk)).exists()
+
+
+def test_the_totp_reset_command_is_audited(personas: Personas) -> None:
+    from django.core.management import call_command
+
+    actions.enrol_totp(personas.finance, personas.finance, "cd" * 20)
+    call_command("totp_reset", "finance", "--actor", "admin_user")
+    assert not TOTPDevice.objects.filter(user=personas.finance).exists()
+    removed = AuditEvent.objects.get(action="account.totp_remove")
+    assert removed.actor == personas.admin and removed.data["via"] == "command"
+    assert removed.object_id == str(personas.finance.pk)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -15,7 +16,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
@@ -72,7 +73,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     """First login of a user without a device: the QR code and the secret, confirmed with a
     code from the authenticator app. The key lives in the session until it is confirmed."""
     if _devices(request.user).exists():
-        return redirect(f"{reverse_lazy('totp_verify')}?next={_next(request)}")
+        return redirect(f"{reverse('totp_verify')}?{urlencode({'next': _next(request)})}")
     key = request.session.get(PENDING_KEY)
     if not key:
         key = random_hex(20)
@@ -106,7 +107,7 @@ def totp_verify(request: HttpRequest) -> HttpResponse:
     """Later logins: a code from the enrolled authenticator."""
     devices = list(_devices(request.user))
     if not devices:
-        return redirect(f"{reverse_lazy('totp_enrol')}?next={_next(request)}")
+        return redirect(f"{reverse('totp_enrol')}?{urlencode({'next': _next(request)})}")
     if request.user.is_verified():  # type: ignore[union-attr]
         return redirect(_next(request))
     error = ""
