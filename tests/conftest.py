@@ -20,6 +20,19 @@ COUNTY = "445224000000"  # 惠来县
 PASSWORD = "test-pass-123"
 
 
+def pytest_configure(config: Any) -> None:
+    """Tests run on the development keys over plain HTTP (the test client and the live
+    server): say so explicitly, as bin/demo does, and for the subprocesses tests start."""
+    from django.conf import settings
+
+    os.environ["HUIMIN_DEV_KEYS"] = "1"
+    os.environ["HUIMIN_HTTPS"] = "0"
+    settings.DEV_KEYS = True
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+
+
 def artifacts_dir() -> Path:
     path = Path(os.environ.get("HUIMIN_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
@@ -37,6 +50,31 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _logins_without_lockout_or_second_factor(settings: Any) -> None:
+    """Most tests log in with ``client.login`` (no request, which django-axes needs) and as
+    county approvers and finance officers without a TOTP device: lockout and the second
+    factor are off unless a test asks for them with ``axes_on`` / ``totp_on``. Tests travel
+    in time between logging in and the request, so the 30-minute idle timeout is lengthened
+    here; the idle-timeout tests set it back."""
+    settings.AXES_ENABLED = False
+    settings.HUIMIN_TOTP_ROLES = []
+    settings.SESSION_COOKIE_AGE = 14 * 24 * 3600
+
+
+@pytest.fixture
+def axes_on(settings: Any) -> None:
+    """django-axes counting failures and locking out, as in production."""
+    settings.AXES_ENABLED = True
+
+
+@pytest.fixture
+def totp_on(settings: Any) -> list[str]:
+    """The second factor required for the production default roles."""
+    settings.HUIMIN_TOTP_ROLES = ["county_approver", "finance_officer"]
+    return list(settings.HUIMIN_TOTP_ROLES)
 
 
 @dataclass

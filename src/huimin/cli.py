@@ -157,7 +157,17 @@ def demo(
     serve: bool = typer.Option(True, help="建好后启动网页服务"),
 ) -> None:
     """Build the demo county in the embedded SQLite database and serve the web UI."""
+    os.environ.setdefault("HUIMIN_HTTPS", "0")  # runserver on loopback speaks plain HTTP
     _django()
+    from django.core import checks
+
+    from huimin.accounts.checks import TAG
+
+    refused = [e for e in checks.run_checks(tags=[TAG]) if e.is_serious()]
+    for e in refused:
+        err.print(f"[red]{e.id}: {e.msg}[/red]\n  {e.hint}")
+    if refused:
+        raise typer.Exit(2)
     from django.conf import settings
     from django.core.management import call_command
     from django.utils import timezone
@@ -172,10 +182,11 @@ def demo(
         logins = build(persons, seed, timezone.localdate(),
                        progress=lambda n: progress.advance(task, n))
     table = Table(title=f"演示账号（网址 http://{host}:{port}/）")
-    for col in ("角色", "用户名", "密码", "管辖区域"):
+    for col in ("角色", "用户名", "密码", "管辖区域", "二次验证"):
         table.add_column(col)
     for login in logins:
-        table.add_row(login.role, login.username, login.password, login.area)
+        table.add_row(login.role, login.username, login.password, login.area,
+                      login.second_factor)
     console.print(table)
     if serve:
         call_command("collectstatic", interactive=False, verbosity=0)

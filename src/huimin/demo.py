@@ -28,6 +28,16 @@ class DemoLogin:
     password: str
     role: str
     area: str
+    second_factor: str = ""
+
+
+def second_factor_note(role: str) -> str:
+    """How a demo user of this role gets past the second factor (HUIMIN_TOTP_ROLES)."""
+    from django.conf import settings
+
+    if role in settings.HUIMIN_TOTP_ROLES:
+        return "动态口令（首次登录扫码绑定）"
+    return "无"
 
 
 def _pick_villages(county: str) -> tuple[Area, Area]:
@@ -65,7 +75,8 @@ def create_users(village_a: Area, village_b: Area, county: Area) -> list[DemoLog
         user.set_password(DEMO_PASSWORD)
         user.save()
         user.areas.set([area])
-        logins.append(DemoLogin(username, DEMO_PASSWORD, Role(role).label, area.full_name()))
+        logins.append(DemoLogin(username, DEMO_PASSWORD, Role(role).label, area.full_name(),
+                                second_factor_note(role)))
     return logins
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -25,9 +26,14 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("HUIMIN_DEBUG", False)
-SECRET_KEY = env("HUIMIN_SECRET_KEY", "insecure-development-key-change-me-in-production")
+# The published development keys. Outside debug the system check huimin.E001/E002 refuses to
+# start on them unless HUIMIN_DEV_KEYS=1 says this is a development or test run.
+DEV_SECRET_KEY = "insecure-development-key-change-me-in-production"
+DEV_DATA_KEY = "insecure-development-data-key"
+DEV_KEYS = env_bool("HUIMIN_DEV_KEYS", False)
+SECRET_KEY = env("HUIMIN_SECRET_KEY", DEV_SECRET_KEY)
 # Master secret for identity and account numbers at rest (AES-GCM + keyed hash).
-DATA_KEY = env("HUIMIN_DATA_KEY", "insecure-development-data-key")
+DATA_KEY = env("HUIMIN_DATA_KEY", DEV_DATA_KEY)
 ALLOWED_HOSTS = [h for h in env("HUIMIN_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env("HUIMIN_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -39,6 +45,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # Swagger UI for /api/docs from its own static files, not a CDN
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "huimin.accounts",
     "huimin.registry",
     "huimin.programs",
@@ -46,17 +55,23 @@ INSTALLED_APPS = [
     "huimin.payments",
     "huimin.audit",
     "huimin.reports",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "huimin.accounts.middleware.SecondFactorMiddleware",
+    "huimin.accounts.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "huimin.urls"
@@ -96,9 +111,76 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "huimin.accounts.validators.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(env("HUIMIN_PASSWORD_MIN_LENGTH", "10"))}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Logins: lockout after repeated failures for one user name (django-axes), then a cool-off.
+AXES_FAILURE_LIMIT = int(env("HUIMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("HUIMIN_LOGIN_COOLOFF_MINUTES", "15")))
+# By user name, not by address: village offices share one NAT address and behind the proxy
+# every login would share the proxy's, so an address lockout would lock whole townships out.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_VERBOSE = False
+# A second factor (TOTP, django-otp) for these roles: enrolment at the first login.
+HUIMIN_TOTP_ROLES = [
+    r.strip() for r in env("HUIMIN_TOTP_ROLES", "county_approver,finance_officer").split(",")
+    if r.strip()
+]
+OTP_TOTP_ISSUER = "惠民"
+
+# Sessions end after this many idle minutes (each request renews the cookie).
+SESSION_COOKIE_AGE = int(env("HUIMIN_SESSION_IDLE_MINUTES", "30")) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# HTTPS (on unless debug; HUIMIN_HTTPS=0 only for plain-HTTP development on loopback).
+HTTPS = env_bool("HUIMIN_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = int(env("HUIMIN_HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HUIMIN_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HUIMIN_HSTS_PRELOAD", True)
+# Behind a proxy that terminates TLS: the header it sets, e.g. "X-Forwarded-Proto: https".
+_PROXY_SSL_HEADER = env("HUIMIN_PROXY_SSL_HEADER", "")
+if _PROXY_SSL_HEADER:
+    _header, _, _value = _PROXY_SSL_HEADER.partition(":")
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip() or "https"
+    )
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy: scripts, styles, images and fonts from this site only (the style
+# attributes in some templates need 'unsafe-inline' for styles; no inline scripts anywhere).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from huimin.accounts import security_views
 from huimin.accounts.views import home
 from huimin.api import api
 
@@ -9,6 +10,12 @@ urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", security_views.PasswordChangeView.as_view(),
+         name="password_change"),
+    path("account/password/done/", security_views.PasswordChangeDoneView.as_view(),
+         name="password_change_done"),
+    path("account/totp/enrol/", security_views.totp_enrol, name="totp_enrol"),
+    path("account/totp/verify/", security_views.totp_verify, name="totp_verify"),
     path("registry/", include("huimin.registry.urls")),
     path("cases/", include("huimin.cases.urls")),
     path("notices/", include("huimin.cases.notice_urls")),

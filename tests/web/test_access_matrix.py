@@ -98,6 +98,11 @@ def only(ok: int, roles: list[str], outsider: dict[str, int] | None = None,
 
 VIEWS: dict[str, Spec] = {
     "home": Spec("GET", lambda w: reverse("home"), ALL_OK),
+    # every user's own account pages (nobody has a TOTP device yet: verify sends to enrol)
+    "password_change": Spec("GET", lambda w: reverse("password_change"), ALL_OK),
+    "password_change_done": Spec("GET", lambda w: reverse("password_change_done"), ALL_OK),
+    "totp_enrol": Spec("GET", lambda w: reverse("totp_enrol"), ALL_OK),
+    "totp_verify": Spec("GET", lambda w: reverse("totp_verify"), dict.fromkeys(ROLES, 302)),
     "registry:persons": Spec("GET", lambda w: reverse("registry:persons"), ALL_OK),
     "registry:person": Spec("GET", lambda w: reverse("registry:person", args=[w.person.pk]),
                             {**ALL_OK, "cadre_b": 404}),
