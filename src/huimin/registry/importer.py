@@ -16,13 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
-from python_calamine import CalamineWorkbook
 
 from huimin.accounts.access import in_user_area
 from huimin.audit.events import event, record
 from huimin.audit.models import AuditEvent
 from huimin.errors import FileRejected, Forbidden, RowError
 from huimin.lib.divisions import InvalidDivisionCode, normalize
+from huimin.lib.sheets import Limits, read_sheet
 from huimin.registry.actions import WRITE_ROLES, seal_account, seal_id
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Area, BankAccount, Household, ParentChild, Person
@@ -50,6 +50,8 @@ COLUMNS = [
 ]
 HEADER = [c[0] for c in COLUMNS]
 MAX_BYTES = 20 * 1024 * 1024
+# rows (header included) and columns an import or bulk-intake file may have
+LIMITS = Limits(max_rows=100_000, max_cols=50, max_bytes=MAX_BYTES)
 
 
 def template_workbook(title: str, columns: list[tuple[str, bool, str]], width: int = 18) -> bytes:
@@ -94,27 +96,14 @@ def rows_to_csv(rows: list[list[str]]) -> bytes:
 
 
 def read_rows(data: bytes, filename: str) -> list[list[Any]]:
-    """The rows of the first sheet or of the CSV, header included."""
-    if len(data) > MAX_BYTES:
-        raise FileRejected(f"文件超过 {MAX_BYTES // 1024 // 1024} MB", [])
+    """The rows of the first sheet or of the CSV, header included (bounded: ``LIMITS``)."""
     name = filename.lower()
-    if name.endswith((".xlsx", ".xls")):
-        try:
-            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            rows: list[list[Any]] = wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
-        except Exception as exc:  # calamine raises its own error types for broken files
-            raise FileRejected(f"无法读取 Excel 文件：{exc}", []) from None
-        return rows
+    if name.endswith(".xlsx"):
+        return read_sheet(data, "xlsx", LIMITS, columns=HEADER)
     if name.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise FileRejected("CSV 文件编码无法识别（应为 UTF-8 或 GBK）", [])
-        return [list(r) for r in csv.reader(io.StringIO(text))]
+        return read_sheet(data, "csv", LIMITS, columns=HEADER)
+    if name.endswith(".xls"):
+        raise FileRejected("不接受旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后上传", [])
     raise FileRejected("只接受 .xlsx 或 .csv 文件", [])
 
 
