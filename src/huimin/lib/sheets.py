@@ -26,7 +26,7 @@ import io
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,7 @@ def read_sheet(data: bytes, kind: str, limits: Limits, *, sheet: str | None = No
         raise _refuse(f"文件超过 {_size(limits.max_bytes)}")
     if kind == "xlsx":
         rows = _read_xlsx(data, limits, sheet)
-        _check_cells(rows, limits, columns)
+        _check_cells(enumerate(rows, start=1), limits, columns)
         return rows
     if kind == "csv":
         return read_csv_text(decode_csv(data, encodings), limits, columns)
@@ -111,9 +111,7 @@ def read_csv_text(text: str, limits: Limits, columns: Sequence[str] = ()) -> lis
     """The rows of a decoded CSV within ``limits`` (see ``read_sheet``)."""
     if len(text) > limits.max_bytes:
         raise _refuse(f"文件超过 {_size(limits.max_bytes)}")
-    rows = _read_csv(text, limits, columns)
-    _check_cells(rows, limits, columns)
-    return rows
+    return _read_csv(text, limits, columns)
 
 
 def decode_csv(data: bytes, encodings: Sequence[str]) -> str:
@@ -131,10 +129,12 @@ def _label(columns: Sequence[str], i: int) -> str:
     return columns[i] if i < len(columns) and columns[i] else f"第 {column_letter(i + 1)} 列"
 
 
-def _check_cells(rows: list[list[Any]], limits: Limits, columns: Sequence[str]) -> None:
+def _check_cells(rows: Iterable[tuple[int, list[Any]]], limits: Limits,
+                 columns: Sequence[str]) -> None:
+    """Refuse cells (of the numbered rows) longer than the limit, naming each."""
     errors: list[RowError] = []
     cap = limits.max_cell_chars
-    for n, row in enumerate(rows, start=1):
+    for n, row in rows:
         for i, value in enumerate(row):
             if isinstance(value, str) and len(value) > cap:
                 errors.append(RowError(n, _label(columns, i),
@@ -167,10 +167,14 @@ def _read_csv(text: str, limits: Limits, columns: Sequence[str]) -> list[list[An
             yield line
 
     rows: list[list[Any]] = []
+    long_cells: list[tuple[int, list[Any]]] = []
     reader = csv.reader(bounded())
+    cap = limits.max_cell_chars
     n = 0
     try:
         for n, row in enumerate(reader, start=1):
+            if row and max(map(len, row)) > cap:
+                long_cells.append((n, row))
             if len(row) > limits.max_cols:
                 if any(c.strip() for c in row[limits.max_cols:]):
                     raise _refuse(f"有 {len(row)} 列，超过 {limits.max_cols} 列", n, "整行")
@@ -183,6 +187,8 @@ def _read_csv(text: str, limits: Limits, columns: Sequence[str]) -> list[list[An
             rows.append(row)
     except csv.Error as exc:
         raise _refuse(f"CSV 格式错误（{exc}）", n + 1, "整行") from None
+    if long_cells:
+        _check_cells(long_cells, limits, columns)
     return rows
 
 
