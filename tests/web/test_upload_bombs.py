@@ -176,6 +176,14 @@ def test_the_long_cell_is_named_by_row_and_column(personas: Personas) -> None:
     with pytest.raises(FileRejected) as exc:
         importer.read_rows(data, "登记.csv")
     assert [(e.row, e.column) for e in exc.value.errors] == [(2, "姓名")]
+    cadre = login("cadre_a")
+    resp = cadre.post(reverse("cases:bulk"), {"file": upload(data, "a.csv")})
+    assert [(e.row, e.column) for e in resp.context["errors"]] == [(2, "补贴对象身份证号码")]
+    # the same in a sheet, where the cell reaches the reader whole
+    sheet = workbook(_row(1, bulk.HEADER) + _row(2, ["x", "y" * 5000]))
+    resp = cadre.post(reverse("cases:bulk"), {"file": upload(sheet, "a.xlsx")})
+    assert [(e.row, e.column) for e in resp.context["errors"]] == [(2, "补贴对象身份证号码")]
+    assert "5000 个字符" in resp.context["errors"][0].reason
 
 
 def test_reading_a_bomb_stays_small(personas: Personas) -> None:

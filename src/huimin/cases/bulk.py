@@ -47,7 +47,7 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
     """Record one application per row; all or nothing."""
     if getattr(actor, "role", None) not in actions.INTAKE_ROLES:
         raise Forbidden("只有村级专干或乡镇审核员可以受理申请")
-    rows = read_rows(data, filename)
+    rows = read_rows(data, filename, HEADER)
     if not rows:
         raise FileRejected("文件为空", [])
     header = [str(c).strip() for c in rows[0]]

@@ -95,13 +95,14 @@ def rows_to_csv(rows: list[list[str]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def read_rows(data: bytes, filename: str) -> list[list[Any]]:
-    """The rows of the first sheet or of the CSV, header included (bounded: ``LIMITS``)."""
+def read_rows(data: bytes, filename: str, columns: list[str] = HEADER) -> list[list[Any]]:
+    """The rows of the first sheet or of the CSV, header included (bounded: ``LIMITS``);
+    ``columns`` names the columns in errors."""
     name = filename.lower()
     if name.endswith(".xlsx"):
-        return read_sheet(data, "xlsx", LIMITS, columns=HEADER)
+        return read_sheet(data, "xlsx", LIMITS, columns=columns)
     if name.endswith(".csv"):
-        return read_sheet(data, "csv", LIMITS, columns=HEADER)
+        return read_sheet(data, "csv", LIMITS, columns=columns)
     if name.endswith(".xls"):
         raise FileRejected("不接受旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后上传", [])
     raise FileRejected("只接受 .xlsx 或 .csv 文件", [])
