@@ -75,11 +75,12 @@ def xfd_bomb(header: list[str], *, honest: bool = True, sheet: str = "Sheet") ->
     return workbook(data, dimension="A1:XFD1048576" if honest else "A1:L1", sheet=sheet)
 
 
-def long_sheet(header: list[str], rows: int = 300_000, sheet: str = "Sheet") -> bytes:
+def long_sheet(header: list[str], rows: int = 300_000, sheet: str = "Sheet",
+               honest: bool = True) -> bytes:
     """The header and ``rows`` rows of one short cell each (1.6 MB)."""
     data = _row(1, header) + "".join(f'<row r="{n}">{_cell(f"A{n}", "1")}</row>'
                                      for n in range(2, rows + 2))
-    return workbook(data, dimension=f"A1:L{rows + 1}", sheet=sheet)
+    return workbook(data, dimension=f"A1:L{rows + 1}" if honest else "A1:L2", sheet=sheet)
 
 
 def zip_bomb(header: list[str], sheet: str = "Sheet") -> bytes:
@@ -132,6 +133,8 @@ REGISTRY_BOMBS: dict[str, tuple[Callable[[], bytes], str, str]] = {
     "xfd-lying-dimension": (lambda: xfd_bomb(importer.HEADER, honest=False), "登记.xlsx",
                             "超过 50 列"),
     "300000-rows": (lambda: long_sheet(importer.HEADER), "登记.xlsx", "超过 100000 行"),
+    "300000-rows-lying-dimension": (lambda: long_sheet(importer.HEADER, honest=False),
+                                    "登记.xlsx", "超过 100000 行的上限"),
     "zip-bomb": (lambda: zip_bomb(importer.HEADER), "登记.xlsx", "压缩炸弹"),
     "corrupt": (lambda: corrupt(workbook(_row(1, importer.HEADER))), "登记.xlsx", "已损坏"),
     "truncated": (lambda: truncated(workbook(_row(1, importer.HEADER))), "登记.xlsx",
@@ -188,8 +191,8 @@ def test_the_long_cell_is_named_by_row_and_column(personas: Personas) -> None:
 
 def test_reading_a_bomb_stays_small(personas: Personas) -> None:
     """The reads stop at the limit: memory grows by far less than the grid they declare."""
-    bombs = [xfd_bomb(importer.HEADER, honest=False), long_sheet(importer.HEADER),
-             zip_bomb(importer.HEADER)]
+    bombs = [xfd_bomb(importer.HEADER, honest=False),
+             long_sheet(importer.HEADER, honest=False), zip_bomb(importer.HEADER)]
     start = max_rss_mb()
     for data in bombs:
         with pytest.raises(FileRejected):
@@ -263,6 +266,8 @@ XLSX_RETURN_BOMBS: dict[str, tuple[Callable[[list[str], str], bytes], str]] = {
     "xfd": (lambda h, s: xfd_bomb(h, sheet=s), "超过 20 列"),
     "xfd-lying-dimension": (lambda h, s: xfd_bomb(h, honest=False, sheet=s), "超过 20 列"),
     "300000-rows": (lambda h, s: long_sheet(h, sheet=s), "行的上限"),
+    "300000-rows-lying-dimension": (lambda h, s: long_sheet(h, sheet=s, honest=False),
+                                    "行的上限"),
     "zip-bomb": (lambda h, s: zip_bomb(h, sheet=s), "压缩炸弹"),
     "corrupt": (lambda h, s: corrupt(workbook(_row(1, h), sheet=s)), "损坏"),
     "truncated": (lambda h, s: truncated(workbook(_row(1, h), sheet=s)), "不是有效的"),
