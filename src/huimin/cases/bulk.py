@@ -11,6 +11,7 @@ from huimin.accounts.access import persons_for
 from huimin.cases import actions
 from huimin.cases.models import Case
 from huimin.errors import ActionError, FileRejected, Forbidden, RowError
+from huimin.lib.sheets import rejected, too_many
 from huimin.programs.entitlement import CHILDCARE
 from huimin.programs.models import Program
 from huimin.registry.crypto import id_hash
@@ -46,7 +47,7 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
     """Record one application per row; all or nothing."""
     if getattr(actor, "role", None) not in actions.INTAKE_ROLES:
         raise Forbidden("只有村级专干或乡镇审核员可以受理申请")
-    rows = read_rows(data, filename)
+    rows = read_rows(data, filename, HEADER)
     if not rows:
         raise FileRejected("文件为空", [])
     header = [str(c).strip() for c in rows[0]]
@@ -65,6 +66,8 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
     parsed: list[dict[str, Any]] = []
     seen: dict[tuple[str, int, int], int] = {}
     for n, row in body:
+        if too_many(errors):
+            break  # enough to show; the rest of the file is not looked at
         v = {name: _text(row, i) for i, name in enumerate(HEADER)}
         program = programs.get(v["项目代码"])
         if program is None:
@@ -109,7 +112,7 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
         parsed.append({"n": n, "program": program, "subject": subject, "applicant": applicant,
                        "year": year, "facts": facts})
     if errors:
-        raise FileRejected(f"文件有 {len(errors)} 处错误，未受理任何申请", errors)
+        raise rejected(f"文件有 {len(errors)} 处错误，未受理任何申请", errors)
     made: list[Case] = []
     with transaction.atomic():
         for p in parsed:

@@ -22,7 +22,8 @@ from huimin.audit.events import record
 from huimin.audit.models import AuditEvent
 from huimin.cases.models import Case
 from huimin.cases.states import TRANSITIONS, State, Transition
-from huimin.errors import ActionError, Conflict, FileRejected, Forbidden, RowError
+from huimin.errors import ActionError, Conflict, Forbidden, RowError
+from huimin.lib.sheets import rejected, too_many
 from huimin.payments import bankfile, ledger, sql
 from huimin.payments.models import (
     NOT_PAID,
@@ -459,11 +460,13 @@ def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_C
     changes: list[_Change] = []
     seen: set[int] = set()
     for r in parsed.lines:
+        if too_many(errors):
+            break  # enough to show; the rest of the file is not looked at
         if not r.reference.startswith(prefix):
             errors.append(RowError(r.row, "流水号", f"{r.reference} 不属于批次 {batch.number}"))
             continue
         tail = r.reference[len(prefix):]
-        seq = int(tail) if tail.isdigit() else -1
+        seq = int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 12 else -1
         line = lines.get(seq)
         if line is None:
             errors.append(RowError(r.row, "流水号", f"批次 {batch.number} 中没有 {r.reference}"))
@@ -495,7 +498,7 @@ def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_C
                                f"回盘缺少 {missing} 笔（如 {refs}），须包含批次全部明细"))
     errors.extend(parsed.problems)
     if errors:
-        raise FileRejected(f"回盘文件有 {len(errors)} 处错误，整个文件未导入", errors)
+        raise rejected(f"回盘文件有 {len(errors)} 处错误，整个文件未导入", errors)
     return changes
 
 
@@ -597,9 +600,10 @@ def import_return(actor: Any, batch: PaymentBatch, data: bytes) -> dict[str, int
     if BankReturn.objects.filter(batch=locked, sha256=digest).exists():
         return {"paid": 0, "failed": 0, "returned": 0, "unchanged": locked.line_count}
     layout = bankfile.get_layout(locked.layout)
-    checked = _check_return_columns(locked, bankfile.read_return_columns(layout, data))
+    checked = _check_return_columns(
+        locked, bankfile.read_return_columns(layout, data, locked.line_count))
     if checked is None:  # row by row, naming every row that is wrong
-        parsed = bankfile.parse_return(layout, data)
+        parsed = bankfile.parse_return(layout, data, locked.line_count)
         checked = _Checked.of(parsed, _check_return(locked, parsed))
     assert locked.cycle is not None
     now = _now()

@@ -31,6 +31,7 @@ import yaml
 from huimin.errors import ActionError, FileRejected, RowError
 from huimin.lib.cells import NEEDS_NEUTRALIZING_RE2, neutralize, string_cells
 from huimin.lib.money import InvalidAmount, fen_to_yuan, yuan_to_fen
+from huimin.lib.sheets import Limits, read_csv_text, read_sheet, rejected, too_many
 
 LAYOUT_DIR = Path(__file__).with_name("layouts")
 DEFAULT_LAYOUT = "standard-csv"
@@ -412,33 +413,59 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))  # a whole number in a numeric cell: 300, not 300.0
         return format(Decimal(str(value)), "f")
     return str(value)
 
 
-def read_rows(layout: Layout, data: bytes) -> list[list[str]]:
+# A return may hold the batch's lines, the header, the control row and a few blank rows; a
+# bank may add columns after the layout's.
+RETURN_MAX_LINES = 2_000_000
+RETURN_MAX_BYTES = 256 * 1024 * 1024
+RETURN_EXTRA_ROWS = 100
+RETURN_MAX_COLUMNS = 20
+MAX_REFERENCE = 64
+
+
+def return_limits(layout: Layout, max_lines: int | None = None) -> Limits:
+    """The bounds of a return for ``layout``: ``max_lines`` (the batch's line count) or
+    ``RETURN_MAX_LINES`` detail rows."""
+    lines = RETURN_MAX_LINES if max_lines is None else min(max_lines, RETURN_MAX_LINES)
+    return Limits(max_rows=lines + RETURN_EXTRA_ROWS,
+                  max_cols=max(RETURN_MAX_COLUMNS, len(layout.return_columns)),
+                  max_bytes=RETURN_MAX_BYTES, max_unzipped=4 * RETURN_MAX_BYTES)
+
+
+def read_rows(layout: Layout, data: bytes, max_lines: int | None = None) -> list[list[str]]:
+    """The rows of a return (or of any file in the layout), as text, within
+    ``return_limits``."""
+    limits = return_limits(layout, max_lines)
+    headers = [c.header for c in layout.return_columns]
     if layout.format == "xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-            raise FileRejected("不是有效的 XLSX 文件",
-                               [RowError(1, "整个文件", "无法读取")]) from None
-        ws = wb[layout.sheet] if layout.sheet in wb.sheetnames else wb.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
-        wb.close()
-        return rows
-    return list(csv.reader(io.StringIO(decode(data, layout.encoding))))
+        if len(data) > limits.max_bytes:
+            raise FileRejected(f"文件超过 {limits.max_bytes // 1024 // 1024} MB",
+                               [RowError(1, "整个文件", "文件过大")])
+        if not data.startswith(b"PK"):
+            raise FileRejected("不是有效的 XLSX 文件", [RowError(1, "整个文件", "无法读取")])
+        cells = read_sheet(data, "xlsx", limits, sheet=layout.sheet, columns=headers)
+        return [[_cell(v) for v in row] for row in cells]
+    return read_csv_text(decode(data, layout.encoding), limits, headers)
 
 
-def parse_return(layout: Layout, data: bytes) -> ParsedReturn:
-    """Parse a bank return; any unreadable row refuses the whole file with every error listed.
+def _digits(text: str, most: int = 12) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²`` and other scripts' digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= most
+
+
+def parse_return(layout: Layout, data: bytes, max_lines: int | None = None) -> ParsedReturn:
+    """Parse a bank return; any unreadable row refuses the whole file with its errors listed
+    (the first ``MAX_ERRORS``). ``max_lines``: the batch's line count, which bounds the file.
 
     Disagreements of the control row (count, total, checksum) come back as ``problems``, so
     that they are reported together with the lines that do not match the batch.
     """
-    rows = read_rows(layout, data)
+    rows = read_rows(layout, data, max_lines)
     expected = [c.header for c in layout.return_columns]
     width = len(expected)
     if not rows or [c.strip() for c in rows[0][:width]] != expected:
@@ -463,6 +490,8 @@ def parse_return(layout: Layout, data: bytes) -> ParsedReturn:
                                              index["result"], index["amount"])
     at_reason = index.get("reason")
     for n, row in enumerate(rows[1:-1], start=2):
+        if too_many(errors):
+            break  # enough to show; the rest of the file is not looked at
         digest.row(row[:width])
         if not "".join(row).strip():
             continue
@@ -474,6 +503,13 @@ def parse_return(layout: Layout, data: bytes) -> ParsedReturn:
         account = row[at_acct].strip().replace(" ", "")
         word = row[at_result].strip()
         reason = row[at_reason].strip() if at_reason is not None else ""
+        if not (ref.isascii() and ref.isprintable()) or len(ref) > MAX_REFERENCE:
+            errors.append(RowError(n, "流水号", f"「{ref[:MAX_REFERENCE]}」不是银行文件中的流水号"
+                                               "（应为半角字母、数字和连字符）"))
+            continue
+        if not row[at_amount].isascii():
+            errors.append(RowError(n, "金额", "应为半角数字（元，最多两位小数）"))
+            continue
         try:
             fen = to_fen(row[at_amount])
         except InvalidAmount as exc:
@@ -491,7 +527,7 @@ def parse_return(layout: Layout, data: bytes) -> ParsedReturn:
         out.append(ReturnLine(n, ref, account, fen, result, reason))
     checksum = digest.hexdigest()
     if errors:
-        raise FileRejected(f"回盘文件有 {len(errors)} 处错误，整个文件未导入", errors)
+        raise rejected(f"回盘文件有 {len(errors)} 处错误，整个文件未导入", errors)
     totals, problems = _control_row(trailer_row, trailer_n, detail, total, checksum)
     return ParsedReturn(out, totals, problems)
 
@@ -500,6 +536,8 @@ def _control_row(trailer_row: list[str], trailer_n: int, detail: int, total: int
                  checksum: str) -> tuple[Totals, list[RowError]]:
     """The declared totals of a return and where they disagree with its detail rows."""
     try:
+        if not (_digits(trailer_row[1]) and trailer_row[2].isascii()):
+            raise ValueError(trailer_row[1])
         declared_count = int(trailer_row[1])
         declared_total = yuan_to_fen(trailer_row[2])
     except (ValueError, InvalidAmount):
@@ -533,17 +571,20 @@ class ReturnColumns:
         return len(self.reference)
 
 
-def read_return_columns(layout: Layout, data: bytes) -> ReturnColumns | None:
+def read_return_columns(layout: Layout, data: bytes,
+                        max_lines: int | None = None) -> ReturnColumns | None:
     """A CSV return read column-wise, or None when the file needs ``parse_return``'s row by
     row reading to say what is wrong with it (or is XLSX): any row that is short, long,
     blank or unreadable, an unknown result word, a failure without the bank's reason, or a
-    control row that disagrees. Whenever this gives columns, ``parse_return`` gives the same
-    lines and totals with no problems."""
+    control row that disagrees, a file past ``return_limits``, an over-long or non-ASCII
+    reference or amount. Whenever this gives columns, ``parse_return`` gives the same lines
+    and totals with no problems."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    if layout.format != "csv":
+    limits = return_limits(layout, max_lines)
+    if layout.format != "csv" or len(data) > limits.max_bytes:
         return None
     expected = [c.header for c in layout.return_columns]
     width = len(expected)
@@ -558,7 +599,7 @@ def read_return_columns(layout: Layout, data: bytes) -> ReturnColumns | None:
                 quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, FileRejected):
         return None
-    if table.num_rows < 2:
+    if not 2 <= table.num_rows <= limits.max_rows:
         return None
     head = [table.column(n)[0].as_py() for n in names]
     tail = [table.column(n)[table.num_rows - 1].as_py() for n in names]
@@ -566,6 +607,9 @@ def read_return_columns(layout: Layout, data: bytes) -> ReturnColumns | None:
         return None
     body = table.slice(1, table.num_rows - 2)
     cols = [body.column(n) for n in names]
+    if len(body) and max(pc.max(pc.utf8_length(c)).as_py() or 0
+                         for c in cols) > limits.max_cell_chars:
+        return None  # an over-long cell: parse_return names it
     trimmed = [pc.utf8_trim_whitespace(c) for c in cols]
     if len(body) and pc.any(pc.equal(pc.binary_join_element_wise(*trimmed, ""), "")).as_py():
         return None  # a blank row: parse_return passes over it and says which rows are bad
@@ -586,6 +630,8 @@ def read_return_columns(layout: Layout, data: bytes) -> ReturnColumns | None:
     if len(body) and pc.any(missing_reason).as_py():
         return None
     amounts = pc.unique(cols[at["amount"]])
+    if len(body) and not pc.all(pc.string_is_ascii(amounts)).as_py():
+        return None
     try:
         fen_of = pa.array([yuan_to_fen(a) for a in amounts.to_pylist()], pa.int64())
     except InvalidAmount:

@@ -16,7 +16,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
-from python_calamine import CalamineWorkbook
 
 from huimin.accounts.access import households_for, in_user_area, persons_for
 from huimin.audit.events import event, record
@@ -24,6 +23,7 @@ from huimin.audit.models import AuditEvent
 from huimin.errors import Conflict, FileRejected, Forbidden, RowError
 from huimin.lib.cells import ascii_digits, control_problem
 from huimin.lib.divisions import InvalidDivisionCode, normalize
+from huimin.lib.sheets import Limits, read_sheet, rejected, too_many
 from huimin.registry.actions import (
     HOUSEHOLD_ELSEWHERE,
     ID_ELSEWHERE,
@@ -66,6 +66,8 @@ COLUMNS = [
 ]
 HEADER = [c[0] for c in COLUMNS]
 MAX_BYTES = 20 * 1024 * 1024
+# rows (header included) and columns an import or bulk-intake file may have
+LIMITS = Limits(max_rows=100_000, max_cols=50, max_bytes=MAX_BYTES)
 
 
 def template_workbook(title: str, columns: list[tuple[str, bool, str]], width: int = 18) -> bytes:
@@ -109,28 +111,16 @@ def rows_to_csv(rows: list[list[str]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def read_rows(data: bytes, filename: str) -> list[list[Any]]:
-    """The rows of the first sheet or of the CSV, header included."""
-    if len(data) > MAX_BYTES:
-        raise FileRejected(f"文件超过 {MAX_BYTES // 1024 // 1024} MB", [])
+def read_rows(data: bytes, filename: str, columns: list[str] = HEADER) -> list[list[Any]]:
+    """The rows of the first sheet or of the CSV, header included (bounded: ``LIMITS``);
+    ``columns`` names the columns in errors."""
     name = filename.lower()
-    if name.endswith((".xlsx", ".xls")):
-        try:
-            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            rows: list[list[Any]] = wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
-        except Exception as exc:  # calamine raises its own error types for broken files
-            raise FileRejected(f"无法读取 Excel 文件：{exc}", []) from None
-        return rows
+    if name.endswith(".xlsx"):
+        return read_sheet(data, "xlsx", LIMITS, columns=columns)
     if name.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise FileRejected("CSV 文件编码无法识别（应为 UTF-8 或 GBK）", [])
-        return [list(r) for r in csv.reader(io.StringIO(text))]
+        return read_sheet(data, "csv", LIMITS, columns=columns)
+    if name.endswith(".xls"):
+        raise FileRejected("不接受旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后上传", [])
     raise FileRejected("只接受 .xlsx 或 .csv 文件", [])
 
 
@@ -256,6 +246,8 @@ def import_registry(actor: Any, data: bytes, filename: str, *,
         item, errs = _check_row(n, row, areas, actor, today,
                                 allow_new_household=allow_new_household)
         errors.extend(errs)
+        if too_many(errors):
+            break
         if item is None:
             continue
         if item.id_number in seen_ids:
@@ -286,7 +278,8 @@ def import_registry(actor: Any, data: bytes, filename: str, *,
     errors.extend(_check_households(actor, checked))
     if errors:
         errors.sort(key=lambda e: e.row)
-        raise FileRejected(f"文件有 {len(errors)} 处错误，整个文件未导入，请改正后重新上传", errors)
+        count = f"至少 {len(errors)}" if too_many(errors) else str(len(errors))
+        raise rejected(f"文件有 {count} 处错误，整个文件未导入，请改正后重新上传", errors)
     return _write(actor, checked, known_parents, filename)
 
 

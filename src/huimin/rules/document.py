@@ -41,8 +41,27 @@ class _LineList(list[Any]):
     item_lines: list[int]
 
 
+MAX_DEPTH = 50  # nesting of mappings and lists in a document
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """YAML without aliases (``*name``: a few lines of them expand to billions of nodes for
+    whoever walks the result) and nested at most ``MAX_DEPTH`` deep."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise DocumentError("", mark.line + 1,
+                                "不允许使用别名（*name），请直接写出取值")
+        depth = getattr(self, "_depth", 0)
+        if depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise DocumentError("", mark.line + 1, f"嵌套超过 {MAX_DEPTH} 层")
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
