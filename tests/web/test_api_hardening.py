@@ -23,6 +23,7 @@ from huimin.programs.models import Program
 from tests.conftest import PASSWORD, VILLAGE_A, Family, Personas, make_family
 
 SH = ZoneInfo("Asia/Shanghai")
+NEXT_YEAR = datetime.now(SH).year + 1  # claim years run to next year, today
 pytestmark = pytest.mark.django_db
 
 
@@ -131,10 +132,10 @@ def test_api_claim_year_out_of_range_is_422(year: int, personas: Personas) -> No
 def test_api_claim_year_after_next_year_is_400(personas: Personas) -> None:
     fam = _family(personas)
     resp = login(personas.cadre_a).post("/api/cases", {
-        "subject_id": fam.child.pk, "applicant_id": fam.mother.pk, "claim_year": 2028},
+        "subject_id": fam.child.pk, "applicant_id": fam.mother.pk, "claim_year": NEXT_YEAR + 1},
         content_type="application/json")
     assert resp.status_code == 400
-    assert resp.json()["detail"] == "申领年度：须为 2000–2027 之间的四位年份"
+    assert resp.json()["detail"] == f"申领年度：须为 2000–{NEXT_YEAR} 之间的四位年份"
 
 
 @pytest.mark.parametrize("year", [0, 10000, 2**31, 2**63, -2026])
@@ -155,7 +156,7 @@ def test_intake_form_claim_year_out_of_range_is_400(year: str, personas: Persona
         "program": "childcare-subsidy", "claim_year": year,
         "subject_id_number": fam.child.id_number, "applicant_id_number": fam.mother.id_number})
     assert resp.status_code == 400
-    assert "申领年度：须为 2000–2027 之间的四位年份" in resp.content.decode()
+    assert f"申领年度：须为 2000–{NEXT_YEAR} 之间的四位年份" in resp.content.decode()
 
 
 @pytest.mark.parametrize("path", ["/api/cases", "/api/notices", "/api/worklist",

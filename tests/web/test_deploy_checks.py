@@ -159,3 +159,37 @@ def test_rotation_refuses_weak_or_same_keys(restore_key: Any, tmp_path: Path) ->
     key_file.write_text("insecure-development-data-key", encoding="utf-8")
     with pytest.raises(CommandError, match="开发密钥"):
         call_command("rotate_data_key", "--new-key-file", str(key_file))
+
+
+def test_rotation_reseals_case_documents(personas: Personas, restore_key: Any, settings: Any,
+                                         tmp_path: Path) -> None:
+    """A scan sealed under the old key still opens after rotation, and only with the new key."""
+    from huimin.cases import actions as case_actions
+    from huimin.cases.models import SEALED_MAGIC, CaseDocument
+    from huimin.programs.models import DocumentType
+    from tests.web.cases_helpers import PNG, apply_rural, make_rural_couple
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    couple = make_rural_couple(personas.cadre_a, VILLAGE_A)
+    case = apply_rural(personas.cadre_a, couple.husband)
+    kind = DocumentType.objects.get(program__code="rural-reward", code="hukou_register")
+    doc = case_actions.add_document(personas.cadre_a, case, doc_type=kind, data=PNG,
+                                    filename="户口簿.png")
+    path = Path(doc.file.path)
+    before = path.read_bytes()
+    old_box = crypto.box()
+    new_key = secrets.token_urlsafe(40)
+    key_file = tmp_path / "new.key"
+    key_file.write_text(new_key, encoding="utf-8")
+
+    call_command("rotate_data_key", "--new-key-file", str(key_file))
+
+    after = path.read_bytes()
+    assert after != before and after.startswith(SEALED_MAGIC)
+    assert not list(path.parent.glob("*.rekey"))
+    fresh = CaseDocument.objects.get(pk=doc.pk)
+    assert fresh.read() == PNG
+    with pytest.raises(InvalidTag):
+        old_box.unseal_bytes(after[len(SEALED_MAGIC):], fresh._context())
+    event = AuditEvent.objects.get(action="system.rotate_data_key")
+    assert event.data["case_documents"] == 1

@@ -8,6 +8,7 @@ import io
 import resource
 import zipfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -409,3 +410,21 @@ def test_a_sheet_without_cell_positions_is_refused() -> None:
     data = workbook('<row><c t="inlineStr"><is><t>a</t></is></c></row>')
     with pytest.raises(FileRejected, match="没有位置信息"):
         sheets.read_sheet(data, "xlsx", sheets.Limits())
+
+
+@pytest.mark.parametrize("year", ["²⁰²⁶", "٢٠٢٦", "２０２６", "1999", "20266"])
+def test_bulk_intake_claim_year_is_checked_as_typed(personas: Personas, year: str) -> None:
+    """A claim year in superscript, Arabic-Indic or fullwidth digits, or out of range, is a row
+    error under 申领年度, and nothing is recorded."""
+    from huimin.cases.models import Case
+
+    fam = make_family(personas.cadre_a, VILLAGE_A, date(2024, 2, 2))
+    row = ["childcare-subsidy", fam.child.id_number, fam.mother.id_number, year, "", ""]
+    text = ",".join(bulk.HEADER) + "\r\n" + ",".join(row) + "\r\n"
+    before = Case.objects.count()
+    resp = login("cadre_a").post(reverse("cases:bulk"),
+                                 {"file": upload(text.encode(), "a.csv")})
+    assert resp.status_code == 400
+    body = resp.content.decode()
+    assert "申领年度" in body and "补贴对象身份证号码" not in body.split("申领年度")[-1][:40]
+    assert Case.objects.count() == before

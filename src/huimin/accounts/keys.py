@@ -1,13 +1,16 @@
 """Rotation of the data key: every sealed column re-sealed, every keyed hash rebuilt.
 
 One transaction: either all identity and account numbers move to the new key, with one audit
-event, or nothing changes. Stop the web server and the workers first (a process still on the
-old key cannot read what is sealed under the new one), rotate, set ``HUIMIN_DATA_KEY`` to the
-new key, start again.
+event, or nothing changes. Sealed case documents are written anew beside their files inside
+it and put in place once it has committed. Stop the web server and the workers first (a
+process still on the old key cannot read what is sealed under the new one), rotate, set
+``HUIMIN_DATA_KEY`` to the new key, start again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +70,39 @@ def _reseal(col: SealedColumn, old: SecretBox, new: SecretBox) -> int:
         last = rows[-1].pk
 
 
+def _reseal_documents(old: SecretBox, new: SecretBox) -> list[tuple[str, str]]:
+    """Write each sealed case document again under the new key beside the old file; the
+    caller puts the new files in place once the database has committed (and removes them
+    if it has not). Returns (new file, final path) pairs."""
+    from huimin.cases.models import SEALED_MAGIC, CaseDocument
+
+    staged: list[tuple[str, str]] = []
+    try:
+        for doc in CaseDocument.objects.filter(sealed=True).iterator():
+            context = doc._context()
+            path = doc.file.path
+            with open(path, "rb") as fh:
+                blob = fh.read()
+            if not blob.startswith(SEALED_MAGIC):
+                raise ValueError(f"申请材料 {doc.pk} 的文件不是加密存储的格式")
+            data = old.unseal_bytes(blob[len(SEALED_MAGIC):], context)
+            tmp = path + ".rekey"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(SEALED_MAGIC + new.seal_bytes(data, context))
+            staged.append((tmp, path))
+    except BaseException:
+        _discard(staged)
+        raise
+    return staged
+
+
+def _discard(staged: list[tuple[str, str]]) -> None:
+    for tmp, _path in staged:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def rotate_data_key(new_key: str, *, actor: Any = None) -> dict[str, Any]:
     """Re-seal every sealed column under ``new_key`` and rebuild the keyed hashes; afterwards
     this process uses the new key (the deployment must set HUIMIN_DATA_KEY to it)."""
@@ -77,14 +113,24 @@ def rotate_data_key(new_key: str, *, actor: Any = None) -> dict[str, Any]:
     if len(new_key) < 32:
         raise ValueError("新密钥过短：至少 32 个字符")
     old, new = crypto.box(), SecretBox(new_key)
-    with transaction.atomic():
-        counts = {name: _reseal(col, old, new) for name, col in _columns().items()}
-        new_print = fingerprint(new)
-        summary: dict[str, Any] = {**counts, "old_key": fingerprint(old), "new_key": new_print}
-        AuditEvent.objects.create(
-            actor=actor if getattr(actor, "pk", None) else None,
-            action="system.rotate_data_key", object_type="datakey",
-            object_id=new_print, data=summary)
+    staged: list[tuple[str, str]] = []
+    try:
+        with transaction.atomic():
+            counts = {name: _reseal(col, old, new) for name, col in _columns().items()}
+            staged = _reseal_documents(old, new)
+            counts["case_documents"] = len(staged)
+            new_print = fingerprint(new)
+            summary: dict[str, Any] = {**counts, "old_key": fingerprint(old),
+                                       "new_key": new_print}
+            AuditEvent.objects.create(
+                actor=actor if getattr(actor, "pk", None) else None,
+                action="system.rotate_data_key", object_type="datakey",
+                object_id=new_print, data=summary)
+    except BaseException:
+        _discard(staged)
+        raise
+    for tmp, path in staged:  # the database holds the new key's data: the files follow
+        os.replace(tmp, path)
     settings.DATA_KEY = new_key
     crypto.box.cache_clear()
     return summary

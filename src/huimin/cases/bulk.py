@@ -65,6 +65,7 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
     errors: list[RowError] = []
     parsed: list[dict[str, Any]] = []
     seen: dict[tuple[str, int, int], int] = {}
+    today = actions.local_today()
     for n, row in body:
         if too_many(errors):
             break  # enough to show; the rest of the file is not looked at
@@ -83,9 +84,15 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
         if program is not None and program.code == CHILDCARE and subject is not None and (
                 applicant is None or not subject.parent_links.filter(parent=applicant).exists()):
             errors.append(RowError(n, "申请人身份证号码", "须为该儿童的父母或监护人"))
-        year = int(v["申领年度"]) if v["申领年度"].isdigit() else None
-        if year is None or not 2000 <= year <= 2100:
-            errors.append(RowError(n, "申领年度", "应为四位年份"))
+        raw_year = v["申领年度"]
+        year: int | None = None
+        try:
+            if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4:
+                year = actions.check_claim_year(int(raw_year), today)
+            else:
+                errors.append(RowError(n, "申领年度", "应为四位年份（半角数字）"))
+        except ActionError as exc:
+            errors.append(RowError(n, "申领年度", exc.message.removeprefix("申领年度：")))
         status = v["原政策内身份已确认"].upper()
         if status not in YES | NO:
             errors.append(RowError(n, "原政策内身份已确认", "填 是 或 否"))

@@ -12,9 +12,10 @@ from datetime import date
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
 from huimin.accounts.access import get_person_for_user
+from huimin.api_params import Page
 from huimin.audit.events import actor_area_code, record, record_reads, record_view
 from huimin.errors import ActionError
 from huimin.lib.masking import age_label, age_parts
@@ -51,12 +52,10 @@ def person_out(p: object) -> PersonOut:
 
 
 @router.get("/persons", response=list[PersonOut])
-def list_persons(request: HttpRequest, q: str = "", limit: int = 50, offset: int = 0
-                 ) -> list[PersonOut]:
+def list_persons(request: HttpRequest, page: Query[Page], q: str = "") -> list[PersonOut]:
     """Persons in the caller's areas, by name (``q``); an identity number in ``q`` is
     refused with 400: search it with ``POST /api/persons/search``."""
-    if limit < 0 or offset < 0:
-        raise ActionError(f"{'limit' if limit < 0 else 'offset'}：不能为负数")
+    limit, offset = page.limit, page.offset
     q = q.strip()
     if search.looks_like_id(q):
         raise ActionError("q：身份证号码不能放在网址中，请用 POST /api/persons/search"
