@@ -17,6 +17,9 @@ VILLAGE_A = "445224100201"  # 惠城镇四香村委会
 VILLAGE_B = "445224110202"  # 隆江镇竹湖村委会
 TOWNSHIP_A = "445224100000"  # 惠城镇
 COUNTY = "445224000000"  # 惠来县
+COUNTY_2 = "445222000000"  # 揭西县, a second county of the same prefecture
+TOWNSHIP_2 = "445222102000"  # 揭西县龙潭镇
+VILLAGE_C = "445222102201"  # 揭西县龙潭镇菜仔园村委会
 PASSWORD = "test-pass-123"
 
 
@@ -32,6 +35,7 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 
     with django_db_blocker.unblock():
         load_county("445224")
+        load_county(COUNTY_2[:6])
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +53,13 @@ class Personas:
     finance: Any
     auditor: Any
     admin: Any
+    # outsiders to 惠来县: a village cadre, a township reviewer, a county approver, a finance
+    # officer and an auditor of 揭西县
+    cadre_c: Any = None
+    township_c: Any = None
+    county_b: Any = None
+    finance_b: Any = None
+    auditor_b: Any = None
 
 
 def make_user(username: str, role: str, area_code: str) -> Any:
@@ -68,6 +79,8 @@ def personas(db: Any) -> Personas:
 
     if not Area.objects.filter(code=COUNTY).exists():  # flushed by a transactional test
         load_county("445224")
+    if not Area.objects.filter(code=COUNTY_2).exists():
+        load_county(COUNTY_2[:6])
     return Personas(
         cadre_a=make_user("cadre_a", "village_cadre", VILLAGE_A),
         cadre_b=make_user("cadre_b", "village_cadre", VILLAGE_B),
@@ -77,6 +90,11 @@ def personas(db: Any) -> Personas:
         finance=make_user("finance", "finance_officer", COUNTY),
         auditor=make_user("auditor", "auditor", COUNTY),
         admin=make_user("admin_user", "admin", COUNTY),
+        cadre_c=make_user("cadre_c", "village_cadre", VILLAGE_C),
+        township_c=make_user("township_c", "township_reviewer", TOWNSHIP_2),
+        county_b=make_user("county_b", "county_approver", COUNTY_2),
+        finance_b=make_user("finance_b", "finance_officer", COUNTY_2),
+        auditor_b=make_user("auditor_b", "auditor", COUNTY_2),
     )
 
 
