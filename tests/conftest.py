@@ -8,16 +8,67 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 VILLAGE_A = "445224100201"  # 惠城镇四香村委会
 VILLAGE_B = "445224110202"  # 隆江镇竹湖村委会
 TOWNSHIP_A = "445224100000"  # 惠城镇
 COUNTY = "445224000000"  # 惠来县
+COUNTY_2 = "445222000000"  # 揭西县, a second county of the same prefecture
+TOWNSHIP_2 = "445222102000"  # 揭西县龙潭镇
+VILLAGE_C = "445222102201"  # 揭西县龙潭镇菜仔园村委会
 PASSWORD = "test-pass-123"
+
+
+ON_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis: in CI the same examples every run (a failure there is reproducible, not luck);
+# locally random, with the examples that once failed kept in .hypothesis/ and tried first.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile(
+    "local", database=DirectoryBasedExampleDatabase(str(ROOT / ".hypothesis" / "examples")))
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
+                                                "ci" if ON_CI else "local"))
+
+# A test skipped in CI fails the run unless tests/allowed_skips.txt lists it with the reason.
+ALLOWED_SKIPS = Path(os.environ.get("HUIMIN_ALLOWED_SKIPS",
+                                    Path(__file__).with_name("allowed_skips.txt")))
+_unlisted_skips: list[str] = []
+
+
+def allowed_skips(path: Path = ALLOWED_SKIPS) -> list[tuple[str, str, str]]:
+    """(node id pattern, database or "any", reason) from the allow-list; a line without a
+    reason is an error."""
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split(" | ")]
+        if len(parts) != 3 or not all(parts) or parts[1] not in ("any", "sqlite",
+                                                                  "postgresql"):
+            raise pytest.UsageError(f"{path.name} 第 {n} 行：应为「测试编号模式 | any/sqlite/"
+                                    f"postgresql | 原因」，实为 {line!r}")
+        out.append((parts[0], parts[1], parts[2]))
+    return out
+
+
+def _database() -> str:
+    return "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+
+
+def skip_is_allowed(nodeid: str, rules: list[tuple[str, str, str]], database: str) -> bool:
+    return any(fnmatchcase(nodeid, pattern) and where in ("any", database)
+               for pattern, where, _ in rules)
+
+
+_rules: list[tuple[str, str, str]] = []
 
 
 def pytest_configure(config: Any) -> None:
@@ -25,12 +76,33 @@ def pytest_configure(config: Any) -> None:
     server): say so explicitly, as bin/demo does, and for the subprocesses tests start."""
     from django.conf import settings
 
+    _rules[:] = allowed_skips()  # a malformed list stops the run before any test
     os.environ["HUIMIN_DEV_KEYS"] = "1"
     os.environ["HUIMIN_HTTPS"] = "0"
     settings.DEV_KEYS = True
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.SECURE_HSTS_SECONDS = 0
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    if not (ON_CI and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    if not skip_is_allowed(report.nodeid, _rules, _database()):
+        _unlisted_skips.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _unlisted_skips:
+        terminalreporter.section("skipped in CI without being listed", red=True)
+        for nodeid in _unlisted_skips:
+            terminalreporter.line(nodeid)
+        terminalreporter.line(f"list them with the reason in {ALLOWED_SKIPS} or make them run")
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    if _unlisted_skips and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def artifacts_dir() -> Path:
@@ -45,6 +117,7 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 
     with django_db_blocker.unblock():
         load_county("445224")
+        load_county(COUNTY_2[:6])
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +160,13 @@ class Personas:
     finance: Any
     auditor: Any
     admin: Any
+    # outsiders to 惠来县: a village cadre, a township reviewer, a county approver, a finance
+    # officer and an auditor of 揭西县
+    cadre_c: Any = None
+    township_c: Any = None
+    county_b: Any = None
+    finance_b: Any = None
+    auditor_b: Any = None
 
 
 def make_user(username: str, role: str, area_code: str) -> Any:
@@ -106,6 +186,8 @@ def personas(db: Any) -> Personas:
 
     if not Area.objects.filter(code=COUNTY).exists():  # flushed by a transactional test
         load_county("445224")
+    if not Area.objects.filter(code=COUNTY_2).exists():
+        load_county(COUNTY_2[:6])
     return Personas(
         cadre_a=make_user("cadre_a", "village_cadre", VILLAGE_A),
         cadre_b=make_user("cadre_b", "village_cadre", VILLAGE_B),
@@ -115,6 +197,11 @@ def personas(db: Any) -> Personas:
         finance=make_user("finance", "finance_officer", COUNTY),
         auditor=make_user("auditor", "auditor", COUNTY),
         admin=make_user("admin_user", "admin", COUNTY),
+        cadre_c=make_user("cadre_c", "village_cadre", VILLAGE_C),
+        township_c=make_user("township_c", "township_reviewer", TOWNSHIP_2),
+        county_b=make_user("county_b", "county_approver", COUNTY_2),
+        finance_b=make_user("finance_b", "finance_officer", COUNTY_2),
+        auditor_b=make_user("auditor_b", "auditor", COUNTY_2),
     )
 
 

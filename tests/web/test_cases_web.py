@@ -201,9 +201,17 @@ def test_notice_masking_is_configurable(personas: Personas, settings) -> None:  
     notice = actions.publish_notice(personas.cadre_a,
                                     program=Program.objects.get(code="rural-reward"),
                                     start_on=date(2026, 6, 16), objection_info="村委会")
-    html = login(personas.cadre_a).get(reverse("notices:detail", args=[notice.pk]))
-    assert couple.husband.id_number[:6] + "****" not in html.content.decode()
-    assert "身份证号码" not in html.content.decode()
+    resp = login(personas.cadre_a).get(reverse("notices:detail", args=[notice.pk]))
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    case = couple.husband.cases.get()
+    # the entry is listed, by its masked name, with no ID column and no ID number
+    [row] = [r for r in html.split("<tr>") if f'href="/cases/{case.pk}/"' in r]
+    cells = row.split("<td>")
+    assert cells[1].startswith("1<") and cells[2].startswith("李**<"), row
+    assert "共 1 人" in html
+    assert couple.husband.id_number[:6] not in row and couple.husband.id_number[-4:] not in row
+    assert "身份证号码" not in html
 
 
 def test_decision_letter_pdf_states_reasons_from_the_rule_trace(personas: Personas,

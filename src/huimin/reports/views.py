@@ -7,8 +7,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from huimin.accounts.access import cases_for
-from huimin.cases.states import State
+from huimin.cases.states import REVIEW_STATES, State
 from huimin.registry.models import Area
+
+#: 审核中: every case still in review — waiting for a level of its chain, or returned to the
+#: applicant's village for correction (it comes back to the same review when resubmitted)
+UNDER_REVIEW = sorted(REVIEW_STATES | {State.RETURNED})
 
 
 @login_required
@@ -20,7 +24,7 @@ def summary(request: HttpRequest) -> HttpResponse:
         cases.values("area__parent__code")
         .annotate(
             total=Count("id"),
-            waiting=Count("id", filter=Q(state__in=[State.SUBMITTED, State.TOWNSHIP_APPROVED])),
+            waiting=Count("id", filter=Q(state__in=UNDER_REVIEW)),
             rejected=Count("id", filter=Q(state=State.REJECTED)),
             paid=Count("id", filter=Q(state=State.PAID)),
             paid_fen=Sum("amount_fen", filter=Q(state=State.PAID)),
