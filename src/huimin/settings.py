@@ -195,6 +195,8 @@ MEDIA_ROOT = VAR_DIR / "media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# A form carries at most one file (an import, a return, a scan): a few more are refused.
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 LOGGING = {
     "version": 1,

@@ -78,8 +78,10 @@ def test_childcare_skeleton_in_the_browser(page: Any, live_server: Any, personas
 
         login(page, base, "finance")
         page.goto(batch_url)
+        page.click("[data-testid=export]")  # a POST: the batch moves to exported
+        page.wait_for_selector("[data-testid=download]")
         with page.expect_download() as info:
-            page.click("[data-testid=export]")
+            page.click("[data-testid=download]")
         bank_file = tmp_path / "bank.csv"
         info.value.save_as(bank_file)
         assert "3600.00" in bank_file.read_text(encoding="utf-8")

@@ -32,7 +32,8 @@ PRODUCTION = {
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("HUIMIN_") and k != "DATABASE_URL"}
+           if not k.startswith("HUIMIN_")
+           and k not in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}  # set by browser tests
     env.update({"DJANGO_SETTINGS_MODULE": "huimin.settings", "HUIMIN_VAR_DIR": str(tmp_path),
                 "PYTHONPATH": os.pathsep.join(sys.path)}, **extra)
     return env

@@ -230,7 +230,7 @@ def test_re_export_with_altered_amounts_is_refused_by_the_control_totals(
     line = w.batch.lines.order_by("seq").first()
     assert line is not None
     PaymentLine.objects.filter(pk=line.pk).update(amount_fen=line.amount_fen + 1)
-    refused(Conflict, "批次明细与控制数不符",
+    refused(Conflict, "批次明细与控制数不符|批次内容与首次导出的文件不一致",
             lambda: pay.export_batch(personas.finance, w.batch))
 
 

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from huimin.errors import ActionError, FileRejected
 from huimin.payments import actions as pay
@@ -56,7 +57,8 @@ def cadre_a() -> object:
 
 
 def test_an_overlong_name_and_a_nul_byte_are_refused(personas: Personas) -> None:
-    assert "不能超过 50 个字" in import_row(姓名="张" * 100_000)["姓名"]
+    assert "超过 1000 个" in import_row(姓名="张" * 100_000)["姓名"]  # the file's cell cap
+    assert "不能超过 50 个字" in import_row(姓名="张" * 51)["姓名"]
     assert "U+0000" in import_row(姓名="张\x00三")["姓名"]
     with pytest.raises(ActionError, match="姓名：不能超过 50 个字"):
         actions.create_person(personas.cadre_a, name="张" * 51,
@@ -134,6 +136,12 @@ def test_the_cycle_form_and_the_api_refuse_them_too(personas: Personas) -> None:
                       follow=True)
         assert text + "：" in resp.content.decode(), post
     resp = c.post("/api/cycles", json.dumps({"program": "childcare-subsidy", "claim_year": 0}),
+                  content_type="application/json")
+    assert resp.status_code == 422  # out of the schema's range
+    assert resp.json()["errors"][0]["field"] == "claim_year"
+    next_year = timezone.localdate().year + 1
+    resp = c.post("/api/cycles", json.dumps({"program": "childcare-subsidy",
+                                             "claim_year": next_year + 1}),
                   content_type="application/json")
     assert resp.status_code == 400 and resp.json()["detail"].startswith("年度：")
     assert not PaymentCycle.objects.exists()

@@ -104,15 +104,25 @@ def test_audit_search_keeps_no_number_and_answers_400_for_bad_digits(
 
 
 def test_old_audit_rows_lose_the_number(personas: Personas) -> None:
-    from django.apps import apps
 
     from huimin.audit.events import record
 
     number = "11010519491231002X"
     record(personas.auditor, "audit.search", personas.auditor,
            filters={"person": number, "user": "cadre_a"})
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
     module = importlib.import_module("huimin.audit.migrations.0002_no_id_numbers_in_searches")
-    module.scrub(apps, None)
+    # the migration runs on the models as they were then, before rows became append-only
+    # (the trigger of audit 0003 comes after it; disabled here as it is not yet there)
+    state = MigrationLoader(connection).project_state(("audit", "0002_no_id_numbers_in_searches"))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        module.scrub(state.apps, None)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     row = AuditEvent.objects.get(action="audit.search")
     assert row.data["filters"]["person"] == "1****************X"
     assert row.data["filters"]["user"] == "cadre_a" and number not in audit_text()
@@ -148,7 +158,7 @@ def test_documents_are_sealed_at_rest(personas: Personas, settings: Any, tmp_pat
     cadre = login(personas.cadre_a)
     got = cadre.get(reverse("cases:document", args=[case.pk, doc.pk]))
     assert got.status_code == 200 and b"".join(got.streaming_content) == scan  # type: ignore[attr-defined]
-    assert got["Cache-Control"] == "no-store"
+    assert "no-store" in got["Cache-Control"]
     assert AuditEvent.objects.filter(action="case.document_view", object_id=str(doc.pk),
                                      actor=personas.cadre_a).count() == 1
     # a sealed file moved under another document's name does not open

@@ -486,8 +486,8 @@ def add_document(actor: Any, case: Case, *, doc_type: DocumentType, data: bytes,
 @dataclass(frozen=True)
 class Masking:
     name_keep: int = 1
-    id_head: int = 6
-    id_tail: int = 4
+    id_head: int = 1
+    id_tail: int = 1
     show_id: bool = True
 
     @classmethod

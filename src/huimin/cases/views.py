@@ -26,9 +26,11 @@ from huimin.cases.reasons import REJECT_REASONS, reason_labels
 from huimin.cases.states import LEVEL_LABELS, State, Transition
 from huimin.cases.worklist import deadline
 from huimin.errors import ActionError, FileRejected
+from huimin.lib.sheets import read_upload
 from huimin.programs.entitlement import CHILDCARE
 from huimin.programs.models import DocumentType, Program
 from huimin.registry.crypto import id_hash
+from huimin.registry.importer import MAX_BYTES as SHEET_MAX_BYTES
 from huimin.registry.models import Person
 
 logger = logging.getLogger(__name__)
@@ -355,7 +357,8 @@ def bulk_intake(request: HttpRequest) -> HttpResponse:
             messages.error(request, "请选择要上传的文件")
             return render(request, "cases/bulk.html", context, status=400)
         try:
-            made = bulk.import_applications(request.user, upload.read(), upload.name or "")
+            made = bulk.import_applications(
+                request.user, read_upload(upload, SHEET_MAX_BYTES), upload.name or "")
         except FileRejected as exc:
             context.update(rejected=exc.message, errors=exc.errors[:500])
             return render(request, "cases/bulk.html", context, status=400)

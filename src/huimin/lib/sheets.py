@@ -90,6 +90,18 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.0f} MB"
 
 
+def read_upload(upload: Any, max_bytes: int) -> bytes:
+    """An uploaded file's bytes, refused before they are read when it declares more than
+    ``max_bytes``, and never reading more than one byte past the limit."""
+    size = getattr(upload, "size", None)
+    if isinstance(size, int) and size > max_bytes:
+        raise _refuse(f"文件超过 {_size(max_bytes)}")
+    data = bytes(upload.read(max_bytes + 1))
+    if len(data) > max_bytes:
+        raise _refuse(f"文件超过 {_size(max_bytes)}")
+    return data
+
+
 def read_sheet(data: bytes, kind: str, limits: Limits, *, sheet: str | None = None,
                encodings: Sequence[str] = ("utf-8-sig", "gb18030"),
                columns: Sequence[str] = ()) -> list[list[Any]]:

@@ -14,6 +14,7 @@ from ninja.responses import Status
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role
 from huimin.api_params import ClaimYear, Code, Day, Id, Page, line, note
 from huimin.errors import ActionError, Conflict
+from huimin.lib.sheets import read_upload
 from huimin.payments import actions as pay_actions
 from huimin.payments import bankfile, reconcile
 from huimin.payments.access import (
@@ -203,7 +204,8 @@ class ReturnOut(Schema):
 def bank_return(request: HttpRequest, batch_id: Id, file: File[UploadedFile]
                 ) -> dict[str, int]:
     batch = get_batch_for_user(request.user, batch_id, write=True, roles=FINANCE)
-    return pay_actions.import_return(request.user, batch, file.read())
+    return pay_actions.import_return(request.user, batch,
+                                    read_upload(file, bankfile.RETURN_MAX_BYTES))
 
 
 class CorrectIn(Schema):

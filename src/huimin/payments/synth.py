@@ -84,7 +84,7 @@ def approved_cases(n: int, *, program: Program, county: str, claim_year: int, ac
                     k = seed * 10**9 + start + i
                     yield {"id": p0 + i, "name": SURNAMES[k % 10] + GIVEN[k % 8],
                            "id_hash": f"synth-{k:020d}", "id_sealed": "",
-                           "id_masked": "445224********" + f"{k % 10000:04d}",
+                           "id_masked": "4" + "*" * 16 + str(k % 10),
                            "sex": "MF"[k % 2], "birth_date": date(2024, 1 + k % 12, 1),
                            "area_id": villages[k % len(villages)], "hukou_type": "rural"}
 

@@ -15,6 +15,7 @@ from huimin.accounts.access import batches_for, get_batch_for_user, require_role
 from huimin.audit.events import record
 from huimin.cases.actions import local_today
 from huimin.errors import ActionError, FileRejected
+from huimin.lib.sheets import read_upload
 from huimin.payments import actions, bankfile, reconcile
 from huimin.payments.access import (
     APPROVER,
@@ -210,7 +211,8 @@ def batch_return(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "请选择回盘文件")
         return redirect("payments:detail", batch.pk)
     try:
-        counts = actions.import_return(request.user, batch, upload.read())
+        counts = actions.import_return(request.user, batch,
+                                       read_upload(upload, bankfile.RETURN_MAX_BYTES))
     except FileRejected as exc:
         return _detail(request, batch, status=400, rejected=exc.message,
                        errors=exc.errors[:SHOWN_LINES])

@@ -21,6 +21,7 @@ from huimin.accounts.models import Role
 from huimin.audit.events import actor_area_code, event, record, record_reads, record_view
 from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, FileRejected
+from huimin.lib.sheets import read_upload
 from huimin.registry import actions, importer, search
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Area
@@ -101,7 +102,8 @@ def import_view(request: HttpRequest) -> HttpResponse:
             messages.error(request, "请选择要上传的文件")
             return render(request, "registry/import.html", context, status=400)
         try:
-            summary = importer.import_registry(request.user, upload.read(), upload.name or "")
+            summary = importer.import_registry(
+                request.user, read_upload(upload, importer.MAX_BYTES), upload.name or "")
         except FileRejected as exc:
             context.update(rejected=exc.message, errors=exc.errors[:500],
                            more=max(0, len(exc.errors) - 500))
