@@ -34,6 +34,10 @@ class Case(models.Model):
     awaiting_role = models.CharField("待办角色", max_length=20, blank=True, db_index=True)
     pending_posting = models.CharField("待公示层级", max_length=10, blank=True, db_index=True)
     ready_on = models.DateField("可办理日期", null=True, blank=True)
+    # set when the case is stopped, suspended or handed over after a change of life: the
+    # first day without entitlement, and why (a death, a move …), as the effect recorded it
+    stopped_on = models.DateField("停发日期", null=True, blank=True)
+    stop_reason = models.CharField("停发原因", max_length=200, blank=True)
     due_on = models.DateField("办理期限", null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(

@@ -23,6 +23,10 @@ class State(models.TextChoices):
     PAYMENT_FAILED = "payment_failed", "发放失败"
     REJECTED = "rejected", "不予通过"
     RETURNED = "returned", "退回补正"
+    # after a change of life (a death, a move, a loss of eligibility), confirmed by a person
+    SUSPENDED = "suspended", "暂停发放（待核实）"
+    STOPPED = "stopped", "已停发"
+    TRANSFERRED = "transferred", "已迁出移交"
 
 
 class Transition(models.TextChoices):
