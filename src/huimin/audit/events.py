@@ -69,6 +69,9 @@ ACTION_LABELS = {
     "account.logout": "退出登录",
     "account.lockout": "连续登录失败，账户锁定",
     "system.rotate_data_key": "更换数据加密密钥",
+    # payments: holds and recoveries (payments/holds.py, payments/recoveries.py)
+    "payment.hold": "暂停发放",
+    "payment.release": "恢复发放",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

@@ -13,6 +13,9 @@ bank: failed            failed                 in_bank
 bank: returned          returned               in_bank
 failed line corrected   payable                failed / returned
 overpayment found       recoverable            paid
+line out of its batch   payable                in_bank
+entitlement held        allocation             payable
+entitlement released    payable                allocation
 ======================  =====================  =====================
 
 The same movements can be replayed from the audit events each action writes
@@ -51,6 +54,10 @@ EVENT_MOVES: dict[tuple[str, str], tuple[str, str]] = {
     ("payment.correct", A.FAILED): (A.PAYABLE, A.FAILED),
     ("payment.correct", A.RETURNED): (A.PAYABLE, A.RETURNED),
     ("payment.overpaid", ""): (A.RECOVERABLE, A.PAID),
+    # holds (payments/holds.py): a line taken out of its batch is replayed by the batch's
+    # event, which counts the lines left in it; the hold moves the entitlement's amount
+    ("payment.hold", "payable"): (A.ALLOCATION, A.PAYABLE),
+    ("payment.release", ""): (A.PAYABLE, A.ALLOCATION),
 }
 LEDGER_ACTIONS = sorted({action for action, _ in EVENT_MOVES})
 # bank result of a line -> (debit, credit), for the lines a return settled

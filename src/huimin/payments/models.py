@@ -26,6 +26,7 @@ class HeldReason(models.TextChoices):
     MOVED = "moved", "户籍已迁出本区域"
     INELIGIBLE = "ineligible", "不再符合条件"
     NO_ACCOUNT = "no_account", "无有效收款账户"
+    SUSPENDED = "suspended", "暂停发放，待核实"
 
 
 class BatchState(models.TextChoices):
@@ -118,6 +119,12 @@ class Entitlement(models.Model):
     status = models.CharField("状态", max_length=10, choices=EntitlementStatus.choices)
     held_reason = models.CharField("暂停原因", max_length=12, choices=HeldReason.choices,
                                    blank=True)
+    # set by a hold after freezing (holds.hold_case): why, in words, and from which day
+    held_note = models.CharField("暂停说明", max_length=200, blank=True, db_default="")
+    held_from = models.DateField("暂停起始日", null=True, blank=True)
+    # part of the amount kept back to settle a recovery of the same household (抵扣追回):
+    # the line pays amount_fen - offset_fen
+    offset_fen = models.BigIntegerField("抵扣追回（分）", db_default=0)
     frozen_at = models.DateTimeField("冻结时间")
 
     class Meta:
@@ -291,6 +298,9 @@ class LedgerAccount(models.TextChoices):
     FAILED = "failed", "发放失败待重发"
     RETURNED = "returned", "资金退回待重发"
     RECOVERABLE = "recoverable", "应追回（多发）"
+    RECOVERED = "recovered", "已追回（退缴或抵扣）"
+    OFFSET = "offset", "应发中抵扣追回"
+    WRITTEN_OFF = "written_off", "追回核销"
 
 
 class JournalEntry(models.Model):

@@ -111,6 +111,9 @@ def detail_balances(cycle: PaymentCycle) -> dict[str, int]:
         A.FAILED: by_status.get(LineStatus.FAILED, 0),
         A.RETURNED: by_status.get(LineStatus.RETURNED, 0),
         A.RECOVERABLE: over,
+        A.RECOVERED: 0,
+        A.OFFSET: 0,
+        A.WRITTEN_OFF: 0,
     }
 
 

@@ -119,6 +119,8 @@ def release_batch(actor: Any, batch: PaymentBatch) -> PaymentBatch:
         raise Forbidden("制表人不能放行自己生成的批次（须两人办理）")
     if locked.state != BatchState.DRAFT:
         raise Conflict(f"批次 {locked.number} 状态为「{locked.state_label}」，不能放行")
+    if locked.line_count == 0:
+        raise Conflict(f"批次 {locked.number} 已没有明细（均已暂停发放），无须放行")
     locked.state = BatchState.RELEASED
     locked.released_by = actor
     locked.released_at = _now()
@@ -173,6 +175,8 @@ def export_batch(actor: Any, batch: PaymentBatch) -> bytes:
         raise Conflict(f"批次 {locked.number} 尚未经县级审批人放行，不能导出")
     if locked.state != BatchState.RELEASED:
         return _download(actor, locked)
+    if locked.line_count == 0:
+        raise Conflict(f"批次 {locked.number} 已没有明细（均已暂停发放），不能导出")
     data, totals = render_bank_file(locked)
     if (totals.count, totals.total_fen) != (locked.line_count, locked.total_fen):
         raise Conflict("批次明细与控制数不符，请联系管理员")

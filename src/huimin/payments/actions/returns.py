@@ -10,7 +10,7 @@ from django.db import transaction
 
 from huimin.accounts.models import Role
 from huimin.audit.events import record
-from huimin.cases.states import Transition
+from huimin.cases.states import State, Transition
 from huimin.errors import ActionError, Conflict, RowError
 from huimin.lib.sheets import rejected, too_many
 from huimin.payments import bankfile, ledger, sql
@@ -40,6 +40,9 @@ from huimin.payments.models import (
 )
 from huimin.registry.crypto import account_hash, box
 from huimin.registry.models import BankAccount
+
+#: a change of life stopped the case's payments: a failed line is not sent again
+HELD_STATES = (State.SUSPENDED, State.STOPPED, State.TRANSFERRED)
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,8 @@ def correct_line(actor: Any, line: PaymentLine, *, bank_account: BankAccount,
         raise Conflict(f"明细 {locked.reference} 不属于任何发放周期，不能更正")
     ent = Entitlement.objects.select_for_update().get(pk=locked.entitlement_id)
     case = locked.case
+    if case.state in HELD_STATES:
+        raise Conflict(f"案件 {case.number} 状态为「{case.state_label}」，暂停期间不能更正重发")
     if not bank_account.active:
         raise ActionError("所选账户已停用")
     if bank_account.person_id not in (case.subject_id, case.applicant_id):
