@@ -109,7 +109,11 @@ def test_a_line_in_a_draft_or_released_batch_is_taken_out_and_the_totals_follow(
         2, w.cases[1].amount_fen + w.cases[2].amount_fen)
     assert not PaymentLine.objects.filter(case=out).exists()
     assert Case.objects.get(pk=out.pk).state == State.APPROVED
-    assert AuditEvent.objects.get(action="payment.hold").data["line"].startswith(batch.number)
+    ev = AuditEvent.objects.get(action="payment.hold")
+    assert ev.data["line"].startswith(batch.number)
+    assert (ev.data["old"], ev.data["new"]) == ("in_payment", "approved")
+    [held] = [e for e in case_entries({out.pk: out}, {}) if e.action == "payment.hold"]
+    assert "发放中 → 已确认，待发放" in held.detail
     books_agree(cycle)
     pay.release_batch(personas.county, batch)
     assert hold_case(personas.admin, released_out, held_reason=HeldReason.SUSPENDED,

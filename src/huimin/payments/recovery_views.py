@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import F, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -54,7 +55,8 @@ def recovery_list(request: HttpRequest) -> HttpResponse:
         "rows": [(r, rec_actions.row(r)) for r in recs], "state": state, "states": STATES,
         "state_label": "" if state == "all" else STATES[state],
         "shown": SHOWN, "open_count": every.filter(state=RecoveryState.OPEN).count(),
-        "open_balance": sum(r.balance_fen for r in every.filter(state=RecoveryState.OPEN)),
+        "open_balance": int(every.filter(state=RecoveryState.OPEN).aggregate(
+            s=Sum(F("amount_fen") - F("settled_fen")))["s"] or 0),
         "can_export": bool(recs),
     })
 
