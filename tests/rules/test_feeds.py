@@ -262,3 +262,26 @@ def test_bad_inputs_are_refused(tmp_path: Path, register: Path, catalog: Catalog
         _run(tmp_path, register, catalog, table.drop_columns(["death_date"]), key="person_key")
     with pytest.raises(RulesError, match="claim year"):
         propose_effects(register, table, tmp_path / "x.parquet", catalog=catalog, years=())
+
+
+def test_matched_by_an_integer_person_key(tmp_path: Path, subjects: list[dict[str, Any]],
+                                          catalog: Catalog) -> None:
+    """The national register identifies a person by a keyed hash (int64), not an ID."""
+    keyed = [{**s, "person_key": 10_000_019 * i - 2**62} for i, s in enumerate(subjects)]
+    register = _register(tmp_path, [{k: v for k, v in s.items() if k != "person_key"}
+                                    for s in keyed])
+    table = pq.read_table(register)
+    table = table.append_column("person_key", pa.array([s["person_key"] for s in keyed],
+                                                       pa.int64())).drop_columns(["person_id"])
+    pq.write_table(table, register)
+    events = _random_events(subjects, 200, seed=21)
+    key_of = {s["person_id"]: s["person_key"] for s in keyed}
+    feed = _table(events).drop_columns(["person_id"]).append_column(
+        "person_key", pa.array([key_of[e.person_key] for e in events], pa.int64()))
+    counts, got = _run(tmp_path, register, catalog, feed, key="person_key")
+    by_id = {s["person_id"]: s for s in subjects}
+    programs = {y: catalog.for_year("childcare-subsidy", y) for y in YEARS}
+    want = sorted(({**eff.to_dict(), "person_key": key_of[e.person_key]} for e in events
+                   for eff in effects_for_event(programs, by_id[e.person_key], e)), key=_key)
+    assert counts.matched == 200 and got == want and got
+    assert pq.read_schema(tmp_path / "effects.parquet").field("person_key").type == pa.int64()

@@ -255,6 +255,8 @@ def _event_source(con: Any, events: Path | pa.Table, key: str, kind: str | None)
 
 
 def _register_source(register: Path, key: str, needed: set[str]) -> str:
+    """A SELECT of the register: ``pkey`` and the registry-view columns the programs read
+    (absent optional ones, and those no program reads, as NULL)."""
     if not register.exists():
         raise InputError(str(register), "file does not exist")
     names = pq.read_schema(register).names
@@ -263,21 +265,27 @@ def _register_source(register: Path, key: str, needed: set[str]) -> str:
     for req in required_columns(needed):
         if req != "person_id" and req not in names:
             raise InputError(str(register), f"missing required column '{req}'", column=req)
+    read = needed | {"birth_date", "death_date", "hukou_area_code"}
     cols = [f'"{key}" AS pkey']
     for name, col in COLUMNS.items():
         if name == "person_id":
             continue
-        if name in names:
+        if name in names and name in read:
             cols.append(f'"{name}"')
         else:
             cols.append(f'CAST(NULL AS {_SQL_TYPES[col.type]}) AS "{name}"')
     return f"SELECT {', '.join(cols)} FROM read_parquet({_lit(str(register))})"
 
 
+_EVENT_FIELDS = ("kind", "pkey", "ev_death_date", "ev_moved_on", "ev_to_code")
+#: the event's own reason code, by the ``head`` number of the set path
+HEADS = ("death", "move_out_of_county", "move_within_county")
+
+
 def _pre_checks(today: dt.date) -> str:
     """The checks that need no register, as a CASE giving the first failing reason."""
     return (
-        "CASE WHEN versions > 1 THEN 'conflicting_duplicate' "
+        "CASE WHEN conflicting THEN 'conflicting_duplicate' "
         "WHEN NULLIF(event_id, '') IS NULL OR pkey IS NULL OR NULLIF(kind, '') IS NULL "
         "THEN 'missing_field' "
         "WHEN kind NOT IN ('death', 'move') THEN 'unknown_kind' "
@@ -289,60 +297,119 @@ def _pre_checks(today: dt.date) -> str:
         f"WHEN on_date > {_lit(today)} THEN 'future_date' END")
 
 
+def _distinct_events(raw: str, today: dt.date) -> str:
+    """One row per event id, with the checks that need no register:
+    repeated rows with the same content count as one, different contents conflict."""
+    conflict = " OR ".join(
+        f"min({c}) IS DISTINCT FROM max({c}) OR count({c}) NOT IN (0, count(*))"
+        for c in _EVENT_FIELDS)
+    firsts = ", ".join(f"min({c}) AS {c}" for c in _EVENT_FIELDS)
+    return (
+        f"SELECT *, CASE WHEN pre_reason IS NULL THEN pkey END AS mkey FROM ("
+        f"SELECT *, {_pre_checks(today)} AS pre_reason FROM ("
+        "SELECT *, CASE kind WHEN 'death' THEN ev_death_date ELSE ev_moved_on END AS on_date FROM ("
+        f"SELECT event_id, count(*) AS copies, {firsts}, ({conflict}) AS conflicting "
+        f"FROM ({raw}) GROUP BY event_id)))")
+
+
+def _matched(reg: str) -> str:
+    """Every event, numbered (``eid``: its row in ``ev``), with its register row and its
+    status: ``reason`` (quarantine or unmatched) or NULL, ``already`` (the death is recorded
+    with that date). The events are the build side of the hash join, whose Bloom filter
+    DuckDB pushes into the register scan; the register is read once."""
+    county_changed = "SUBSTR(r.hukou_area_code, 1, 6) IS DISTINCT FROM SUBSTR(e.ev_to_code, 1, 6)"
+    return (
+        "SELECT e.rowid AS eid, e.*, r.* EXCLUDE (pkey), "
+        "CASE WHEN e.pre_reason IS NOT NULL THEN e.pre_reason "
+        f"WHEN r.pkey IS NULL THEN '{UNMATCHED}' "
+        "WHEN e.on_date < r.birth_date THEN 'before_birth' "
+        "WHEN e.kind = 'death' AND r.death_date IS NOT NULL "
+        "AND r.death_date <> e.ev_death_date THEN 'death_date_conflict' "
+        "WHEN e.kind = 'move' AND r.death_date IS NOT NULL "
+        "AND e.ev_moved_on > r.death_date THEN 'after_death' END AS reason, "
+        "COALESCE(e.kind = 'death' AND r.death_date = e.ev_death_date, FALSE) AS already, "
+        "YEAR(e.on_date) AS on_year, "
+        "CASE WHEN e.kind = 'death' THEN CAST(e.ev_death_date + 1 AS DATE) "
+        "ELSE e.ev_moved_on END AS from_date, "
+        f"(e.kind = 'move' AND {county_changed}) AS county_changed, "
+        f"CASE WHEN e.kind = 'death' THEN 0 WHEN {county_changed} THEN 1 ELSE 2 END AS head "
+        f"FROM ev e LEFT JOIN ({reg}) r ON r.pkey = e.mkey")
+
+
+#: ``st`` with the events matched to more than one register row quarantined (one row each)
+_AMBIGUOUS = (
+    "SELECT * EXCLUDE (n_match, rn) REPLACE ("
+    "CASE WHEN n_match > 1 THEN 'ambiguous_match' ELSE reason END AS reason, "
+    "already AND n_match = 1 AS already) FROM ("
+    "SELECT *, count(*) OVER (PARTITION BY eid) AS n_match, "
+    "row_number() OVER (PARTITION BY eid) AS rn FROM st) WHERE rn = 1")
+
+
 def _year_query(program: Program, year: int) -> str:
-    """The effects of claim year ``year`` for the valid matched events in table ``ok``."""
-    codes = reason_codes(program, year)
-    if codes is None:
+    """The rows of claim year ``year`` where a valid matched event (view ``ok``) changes the
+    result or the paying county, with both results, the change bits (``CHANGE_CODES``) and
+    the reason key after the event."""
+    if reason_codes(program, year) is None:
         raise RulesError(f"{program.id}: its reasons cannot be precomputed, which the feed "
                          "path needs")
     facts = [f'"{n}"' for n in COLUMNS if n not in ("person_id", "death_date",
                                                     "hukou_area_code")]
-    base = f"event_id, pkey AS person_id, {', '.join(facts)}"
     where = f"WHERE on_year <= {year}"
-    before = f"(SELECT {base}, death_date, hukou_area_code FROM ok {where}) s"
-    after = (f"(SELECT {base}, CASE WHEN kind = 'death' THEN ev_death_date ELSE death_date "
-             f"END AS death_date, CASE WHEN kind = 'move' THEN ev_to_code "
-             f"ELSE hukou_area_code END AS hukou_area_code FROM ok {where}) s")
-    qb = compile_program(program, year, "duckdb", before, carry=("event_id",),
-                         reason_keys=True)
-    qa = compile_program(program, year, "duckdb", after, carry=("event_id",),
-                         reason_keys=True)
-    items = ", ".join("[" + ", ".join(_lit(c if c == "not_covered" else f"fails:{c}")
-                                      for c in entry) + "]" for entry in codes)
-    code_list = f"CAST([{items}] AS VARCHAR[][])"
+    carry = ("eid", "event_id", "ev_kind", "from_date", "head", "county_changed",
+             "ev_to_code", "old_area")
+    before = (f"(SELECT eid, event_id, kind AS ev_kind, from_date, head, county_changed, "
+              f"ev_to_code, hukou_area_code AS old_area, pkey AS person_id, "
+              f"{', '.join(facts)}, death_date, hukou_area_code FROM ok {where}) s")
+    after = (f"(SELECT eid, pkey AS person_id, {', '.join(facts)}, "
+             f"CASE WHEN kind = 'death' THEN ev_death_date ELSE death_date END AS death_date, "
+             f"CASE WHEN kind = 'move' THEN ev_to_code ELSE hukou_area_code END "
+             f"AS hukou_area_code FROM ok {where}) s")
+    qb = compile_program(program, year, "duckdb", before, carry=carry, reason_keys=True)
+    qa = compile_program(program, year, "duckdb", after, carry=("eid",), reason_keys=True)
     versions = "CAST([" + ", ".join(_lit(v) for v in version_texts(program)) + "] AS VARCHAR[])"
     changed = ("(b.eligible <> a.eligible OR b.months <> a.months "
                "OR b.amount_fen <> a.amount_fen OR b.version_key <> a.version_key)")
-    moved = "(o.county_changed AND (b.eligible = 1 OR a.eligible = 1))"
-    change_codes = ", ".join([
-        "CASE WHEN b.eligible = 1 AND a.eligible = 0 THEN 'not_eligible_after' END",
-        "CASE WHEN b.eligible = 0 AND a.eligible = 1 THEN 'eligible_after' END",
-        "CASE WHEN a.amount_fen < b.amount_fen THEN 'amount_down' END",
-        "CASE WHEN a.amount_fen > b.amount_fen THEN 'amount_up' END",
-        "CASE WHEN a.months <> b.months THEN 'months_changed' END",
-        "CASE WHEN a.version_key <> b.version_key THEN 'scheme_changed' END"])
-    kinds = ("list_filter([CASE WHEN ev_kind = 'death' AND ch THEN 'stop' END, "
-             "CASE WHEN ev_kind = 'move' AND ch THEN 'recalculate' END, "
-             "CASE WHEN mv THEN 'move' END], lambda x: x IS NOT NULL)")
+    bits = " + ".join(f"(CASE WHEN {cond} THEN {2 ** k} ELSE 0 END)" for k, cond in enumerate([
+        "b.eligible = 1 AND a.eligible = 0", "b.eligible = 0 AND a.eligible = 1",
+        "a.amount_fen < b.amount_fen", "a.amount_fen > b.amount_fen",
+        "a.months <> b.months", "a.version_key <> b.version_key"]))
     return (
-        f"SELECT event_id, person_key, unnest({kinds}) AS kind, claim_year, from_date, "
-        f"old_months, new_months, old_amount_fen, new_amount_fen, old_rule_version, "
-        f"new_rule_version, old_area_code, new_area_code, reason_codes FROM ("
-        f"SELECT o.event_id, CAST(o.pkey AS VARCHAR) AS person_key, {year} AS claim_year, "
-        f"o.from_date, o.kind AS ev_kind, {changed} AS ch, {moved} AS mv, "
+        f"SELECT * FROM (SELECT b.event_id, b.person_id AS person_key, b.ev_kind, "
+        f"{year} AS claim_year, b.from_date, "
         f"CAST(b.months AS BIGINT) AS old_months, CAST(a.months AS BIGINT) AS new_months, "
         f"CAST(b.amount_fen AS BIGINT) AS old_amount_fen, "
         f"CAST(a.amount_fen AS BIGINT) AS new_amount_fen, "
         f"({versions})[b.version_key + 1] AS old_rule_version, "
         f"({versions})[a.version_key + 1] AS new_rule_version, "
-        f"o.hukou_area_code AS old_area_code, "
-        f"CASE WHEN o.kind = 'move' THEN o.ev_to_code ELSE o.hukou_area_code END "
-        f"AS new_area_code, "
-        f"list_concat([o.head], list_filter([{change_codes}], lambda x: x IS NOT NULL), "
-        f"COALESCE(({code_list})[a.reason_key + 1], CAST([] AS VARCHAR[]))) AS reason_codes "
-        f"FROM ok o JOIN ({qb}) b ON b.event_id = o.event_id "
-        f"JOIN ({qa}) a ON a.event_id = o.event_id "
-        f"WHERE o.on_year <= {year}) WHERE ch OR mv")
+        f"b.old_area AS old_area_code, "
+        f"CASE WHEN b.ev_kind = 'move' THEN b.ev_to_code ELSE b.old_area END "
+        f"AS new_area_code, b.head, {bits} AS changes, "
+        f"COALESCE(a.reason_key, -1) AS fail_key, {changed} AS ch, "
+        f"(b.county_changed AND (b.eligible = 1 OR a.eligible = 1)) AS mv "
+        f"FROM ({qb}) b JOIN ({qa}) a ON a.eid = b.eid) WHERE ch OR mv")
+
+
+def _codes_table(con: Any, programs: Mapping[int, Program]) -> pa.Table:
+    """The reason codes of each (claim year, head, change bits, reason key) combination the
+    effects hold."""
+    fails = {y: reason_codes(p, y) for y, p in programs.items()}
+    rows = con.execute("SELECT DISTINCT claim_year, head, changes, fail_key FROM fx").fetchall()
+    codes = []
+    for year, head, changes, key in rows:
+        table = fails[int(year)]
+        assert table is not None
+        failed = table[key] if 0 <= key < len(table) else ()
+        codes.append([HEADS[head], *(c for k, c in enumerate(CHANGE_CODES) if changes >> k & 1),
+                      *(c if c == "not_covered" else f"fails:{c}" for c in failed)])
+    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    return pa.table({
+        "claim_year": pa.array(cols[0], pa.int64()), "head": pa.array(cols[1], pa.int64()),
+        "changes": pa.array(cols[2], pa.int64()), "fail_key": pa.array(cols[3], pa.int64()),
+        "reason_codes": pa.array(codes, pa.list_(pa.string()))})
+
+
+_KINDS_SQL = {"stop": "ev_kind = 'death' AND ch", "recalculate": "ev_kind = 'move' AND ch",
+              "move": "mv"}
 
 
 def propose_effects(register: Path, events: Path | pa.Table, out: Path, *,
@@ -353,10 +420,11 @@ def propose_effects(register: Path, events: Path | pa.Table, out: Path, *,
                     memory_limit: str | None = None) -> FeedCounts:
     """Validate and match ``events`` against the Parquet ``register`` (one row per subject,
     identified by its ``key`` column, which the events carry too) and write the proposed
-    effects to ``out`` (Parquet, ``EFFECT_SCHEMA``, no particular order) for the claim
-    ``years``. ``kind`` gives the kind of every event when the table has no ``kind``
-    column. ``rejects`` (Parquet) lists the quarantined and unmatched events with their
-    reason. Nothing is written unless the whole run succeeds."""
+    effects to ``out`` (Parquet, the columns of ``EFFECT_SCHEMA``, ``person_key`` of the key's
+    type; no particular order) for the claim ``years``. ``kind`` gives the kind of every
+    event when the table has no ``kind`` column. ``rejects`` (Parquet) lists the quarantined
+    and unmatched events with their reason. Nothing is written unless the whole run
+    succeeds."""
     import duckdb
 
     if not years:
@@ -375,58 +443,31 @@ def propose_effects(register: Path, events: Path | pa.Table, out: Path, *,
             con.execute(f"SET memory_limit = {_lit(memory_limit)}")
         raw = _event_source(con, events, key, kind)
         reg = _register_source(register, key, needed)
-        # distinct contents, then one row per event id (versions > 1: conflicting contents)
-        con.execute(
-            "CREATE TEMP TABLE ev AS SELECT *, "
-            f"{_pre_checks(today)} AS pre_reason FROM ("
-            "SELECT *, CASE kind WHEN 'death' THEN ev_death_date ELSE ev_moved_on END "
-            "AS on_date FROM (SELECT event_id, min(kind) AS kind, min(pkey) AS pkey, "
-            "min(ev_death_date) AS ev_death_date, min(ev_moved_on) AS ev_moved_on, "
-            "min(ev_to_code) AS ev_to_code, sum(copies) AS copies, count(*) AS versions "
-            f"FROM (SELECT *, count(*) AS copies FROM ({raw}) GROUP BY ALL) "
-            "GROUP BY event_id))")
-        # the register rows of the events that passed the checks (the events are the
-        # build side of the hash join; the register is scanned once)
-        con.execute(
-            "CREATE TEMP TABLE m AS SELECT e.event_id, r.* EXCLUDE (pkey) "
-            "FROM (SELECT event_id, pkey FROM ev WHERE pre_reason IS NULL) e "
-            f"JOIN ({reg}) r ON r.pkey = e.pkey")
-        dup = con.execute("SELECT count(*) - count(DISTINCT event_id) FROM m").fetchone()
-        con.execute("CREATE TEMP TABLE amb (event_id VARCHAR)")
-        if dup is not None and dup[0]:
-            con.execute("INSERT INTO amb SELECT event_id FROM m GROUP BY event_id "
-                        "HAVING count(*) > 1")
-            con.execute("DELETE FROM m WHERE event_id IN (SELECT event_id FROM amb)")
-        con.execute(
-            "CREATE TEMP TABLE st AS SELECT e.*, m.* EXCLUDE (event_id), "
-            "CASE WHEN e.pre_reason IS NOT NULL THEN e.pre_reason "
-            "WHEN e.event_id IN (SELECT event_id FROM amb) THEN 'ambiguous_match' "
-            f"WHEN m.event_id IS NULL THEN '{UNMATCHED}' "
-            "WHEN e.on_date < m.birth_date THEN 'before_birth' "
-            "WHEN e.kind = 'death' AND m.death_date IS NOT NULL "
-            "AND m.death_date <> e.ev_death_date THEN 'death_date_conflict' "
-            "WHEN e.kind = 'move' AND m.death_date IS NOT NULL "
-            "AND e.ev_moved_on > m.death_date THEN 'after_death' END AS reason, "
-            "COALESCE(e.kind = 'death' AND m.death_date = e.ev_death_date, FALSE) "
-            "AS already FROM ev e LEFT JOIN m ON m.event_id = e.event_id")
-        con.execute(
-            "CREATE TEMP TABLE ok AS SELECT *, YEAR(on_date) AS on_year, "
-            "CASE WHEN kind = 'death' THEN CAST(ev_death_date + 1 AS DATE) "
-            "ELSE ev_moved_on END AS from_date, "
-            "(kind = 'move' AND SUBSTR(hukou_area_code, 1, 6) IS DISTINCT FROM "
-            "SUBSTR(ev_to_code, 1, 6)) AS county_changed, "
-            "CASE WHEN kind = 'death' THEN 'death' WHEN SUBSTR(hukou_area_code, 1, 6) "
-            "IS DISTINCT FROM SUBSTR(ev_to_code, 1, 6) THEN 'move_out_of_county' "
-            "ELSE 'move_within_county' END AS head "
-            "FROM st WHERE reason IS NULL AND NOT already")
+        con.execute(f"CREATE TEMP TABLE ev AS {_distinct_events(raw, today)}")
+        con.execute(f"CREATE TEMP TABLE st AS {_matched(reg)}")
+        sizes = con.execute("SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM st)"
+                            ).fetchone()
+        if sizes is not None and sizes[0] != sizes[1]:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st AS {_AMBIGUOUS}")
+        con.execute("CREATE TEMP VIEW ok AS SELECT * FROM st "
+                    "WHERE reason IS NULL AND NOT already")
         union = " UNION ALL ".join(_year_query(p, y) for y, p in programs.items())
-        con.execute(f"CREATE TEMP TABLE eff AS {union}")
+        con.execute(f"CREATE TEMP TABLE fx AS {union}")
+        con.register("codes_t", _codes_table(con, programs))
+        cols = ", ".join(f"fx.{c}" for c in EFFECT_SCHEMA.names
+                         if c not in ("kind", "reason_codes"))
+        effects = " UNION ALL ".join(
+            f"SELECT {cols}, '{k}' AS kind, c.reason_codes FROM fx JOIN codes_t c "
+            f"USING (claim_year, head, changes, fail_key) WHERE {cond}"
+            for k, cond in _KINDS_SQL.items())
+        order = ", ".join(EFFECT_SCHEMA.names)
         with atomic_output(out) as tmp:
-            con.execute(f"COPY eff TO {_lit(str(tmp))} (FORMAT parquet)")
+            con.execute(f"COPY (SELECT {order} FROM ({effects})) TO {_lit(str(tmp))} "
+                        "(FORMAT parquet)")
         if rejects is not None:
             with atomic_output(rejects) as tmp:
                 con.execute(
-                    "COPY (SELECT event_id, kind, CAST(pkey AS VARCHAR) AS person_key, "
+                    "COPY (SELECT event_id, kind, pkey AS person_key, "
                     f"CASE WHEN reason = '{UNMATCHED}' THEN 'unmatched' "
                     "ELSE 'quarantined' END AS status, reason FROM st "
                     f"WHERE reason IS NOT NULL) TO {_lit(str(tmp))} (FORMAT parquet)")
@@ -445,10 +486,12 @@ def _counts(con: Any) -> FeedCounts:
     by_reason = {str(r): int(n) for r, n in con.execute(
         f"SELECT reason, count(*) FROM st WHERE reason IS NOT NULL AND reason <> '{UNMATCHED}' "
         "GROUP BY reason").fetchall()}
-    by_kind = {str(k): int(n) for k, n in con.execute(
-        "SELECT kind, count(*) FROM eff GROUP BY kind").fetchall()}
+    filters = ", ".join(f"count(*) FILTER (WHERE {c})" for c in _KINDS_SQL.values())
+    kinds = con.execute(f"SELECT {filters} FROM fx").fetchone()
+    assert kinds is not None
+    by_kind = {k: int(n) for k, n in zip(_KINDS_SQL, kinds, strict=True) if n}
     return FeedCounts(
         read=read, events=events, duplicates=read - events, matched=matched,
         unmatched=unmatched, quarantined=sum(by_reason.values()), already_recorded=already,
         quarantined_by_reason={r: by_reason[r] for r in QUARANTINE_REASONS if r in by_reason},
-        effects_by_kind={k: by_kind[k] for k in EFFECT_KINDS if k in by_kind})
+        effects_by_kind=by_kind)
