@@ -345,13 +345,18 @@ _AMBIGUOUS = (
     "row_number() OVER (PARTITION BY eid) AS rn FROM st) WHERE rn = 1")
 
 
-def _year_query(program: Program, year: int) -> str:
+def _year_query(program: Program, year: int, classes: dict[tuple[str, ...], int]) -> str:
     """The rows of claim year ``year`` where a valid matched event (view ``ok``) changes the
     result or the paying county, with both results, the change bits (``CHANGE_CODES``) and
-    the reason key after the event."""
-    if reason_codes(program, year) is None:
+    the class of the criteria failed after the event (``classes``: its codes → number; a
+    reason key outside the table is an eligible row)."""
+    table = reason_codes(program, year)
+    if table is None:
         raise RulesError(f"{program.id}: its reasons cannot be precomputed, which the feed "
                          "path needs")
+    fclass = ("COALESCE(CAST([" + ", ".join(str(classes.setdefault(c, len(classes)))
+                                            for c in table)
+              + f"] AS INTEGER[])[a.reason_key + 1], {classes.setdefault((), len(classes))})")
     facts = [f'"{n}"' for n in COLUMNS if n not in ("person_id", "death_date",
                                                     "hukou_area_code")]
     where = f"WHERE on_year <= {year}"
@@ -384,32 +389,32 @@ def _year_query(program: Program, year: int) -> str:
         f"b.old_area AS old_area_code, "
         f"CASE WHEN b.ev_kind = 'move' THEN b.ev_to_code ELSE b.old_area END "
         f"AS new_area_code, b.head, {bits} AS changes, "
-        f"COALESCE(a.reason_key, -1) AS fail_key, {changed} AS ch, "
+        f"{fclass} AS fclass, {changed} AS ch, "
         f"(b.county_changed AND (b.eligible = 1 OR a.eligible = 1)) AS mv "
         f"FROM ({qb}) b JOIN ({qa}) a ON a.eid = b.eid) WHERE ch OR mv")
 
 
-def _codes_table(con: Any, programs: Mapping[int, Program]) -> pa.Table:
-    """The reason codes of each (claim year, head, change bits, reason key) combination the
-    effects hold."""
-    fails = {y: reason_codes(p, y) for y, p in programs.items()}
-    rows = con.execute("SELECT DISTINCT claim_year, head, changes, fail_key FROM fx").fetchall()
-    codes = []
-    for year, head, changes, key in rows:
-        table = fails[int(year)]
-        assert table is not None
-        failed = table[key] if 0 <= key < len(table) else ()
-        codes.append([HEADS[head], *(c for k, c in enumerate(CHANGE_CODES) if changes >> k & 1),
-                      *(c if c == "not_covered" else f"fails:{c}" for c in failed)])
-    cols = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+def _codes_table(classes: Mapping[tuple[str, ...], int]) -> pa.Table:
+    """The reason codes of every (head, change bits, failed-criteria class) combination."""
+    heads, changes, fclasses, codes = [], [], [], []
+    for failed, number in classes.items():
+        fails = [c if c == "not_covered" else f"fails:{c}" for c in failed]
+        for h, head in enumerate(HEADS):
+            for bits in range(2 ** len(CHANGE_CODES)):
+                heads.append(h)
+                changes.append(bits)
+                fclasses.append(number)
+                codes.append([head, *(c for k, c in enumerate(CHANGE_CODES) if bits >> k & 1),
+                              *fails])
     return pa.table({
-        "claim_year": pa.array(cols[0], pa.int64()), "head": pa.array(cols[1], pa.int64()),
-        "changes": pa.array(cols[2], pa.int64()), "fail_key": pa.array(cols[3], pa.int64()),
+        "head": pa.array(heads, pa.int32()), "changes": pa.array(changes, pa.int32()),
+        "fclass": pa.array(fclasses, pa.int32()),
         "reason_codes": pa.array(codes, pa.list_(pa.string()))})
 
 
-_KINDS_SQL = {"stop": "ev_kind = 'death' AND ch", "recalculate": "ev_kind = 'move' AND ch",
-              "move": "mv"}
+#: the kinds of effect of a row of the year queries
+_KINDS = ("CASE WHEN ev_kind = 'death' THEN ['stop'] WHEN ch AND mv THEN ['recalculate', 'move'] "
+          "WHEN ch THEN ['recalculate'] ELSE ['move'] END")
 
 
 def propose_effects(register: Path, events: Path | pa.Table, out: Path, *,
@@ -451,19 +456,18 @@ def propose_effects(register: Path, events: Path | pa.Table, out: Path, *,
             con.execute(f"CREATE OR REPLACE TEMP TABLE st AS {_AMBIGUOUS}")
         con.execute("CREATE TEMP VIEW ok AS SELECT * FROM st "
                     "WHERE reason IS NULL AND NOT already")
-        union = " UNION ALL ".join(_year_query(p, y) for y, p in programs.items())
-        con.execute(f"CREATE TEMP TABLE fx AS {union}")
-        con.register("codes_t", _codes_table(con, programs))
-        cols = ", ".join(f"fx.{c}" for c in EFFECT_SCHEMA.names
-                         if c not in ("kind", "reason_codes"))
-        effects = " UNION ALL ".join(
-            f"SELECT {cols}, '{k}' AS kind, c.reason_codes FROM fx JOIN codes_t c "
-            f"USING (claim_year, head, changes, fail_key) WHERE {cond}"
-            for k, cond in _KINDS_SQL.items())
+        classes: dict[tuple[str, ...], int] = {}
+        union = " UNION ALL ".join(_year_query(p, y, classes) for y, p in programs.items())
+        con.register("codes_t", _codes_table(classes))
+        cols = ", ".join(c for c in EFFECT_SCHEMA.names if c not in ("kind", "reason_codes"))
+        effects = (f"SELECT {cols}, unnest({_KINDS}) AS kind, c.reason_codes FROM ({union}) "
+                   "JOIN codes_t c USING (head, changes, fclass)")
         order = ", ".join(EFFECT_SCHEMA.names)
         with atomic_output(out) as tmp:
-            con.execute(f"COPY (SELECT {order} FROM ({effects})) TO {_lit(str(tmp))} "
-                        "(FORMAT parquet)")
+            target = _lit(str(tmp))
+            con.execute(f"COPY (SELECT {order} FROM ({effects})) TO {target} (FORMAT parquet)")
+            by_kind = dict(con.execute(f"SELECT kind, count(*) FROM read_parquet({target}) "
+                                       "GROUP BY kind").fetchall())
         if rejects is not None:
             with atomic_output(rejects) as tmp:
                 con.execute(
@@ -471,12 +475,12 @@ def propose_effects(register: Path, events: Path | pa.Table, out: Path, *,
                     f"CASE WHEN reason = '{UNMATCHED}' THEN 'unmatched' "
                     "ELSE 'quarantined' END AS status, reason FROM st "
                     f"WHERE reason IS NOT NULL) TO {_lit(str(tmp))} (FORMAT parquet)")
-        return _counts(con)
+        return _counts(con, {k: int(by_kind[k]) for k in EFFECT_KINDS if k in by_kind})
     finally:
         con.close()
 
 
-def _counts(con: Any) -> FeedCounts:
+def _counts(con: Any, by_kind: dict[str, int]) -> FeedCounts:
     row = con.execute(
         "SELECT sum(copies), count(*), count(*) FILTER (WHERE reason IS NULL), "
         f"count(*) FILTER (WHERE reason = '{UNMATCHED}'), count(*) FILTER (WHERE already) "
@@ -486,10 +490,6 @@ def _counts(con: Any) -> FeedCounts:
     by_reason = {str(r): int(n) for r, n in con.execute(
         f"SELECT reason, count(*) FROM st WHERE reason IS NOT NULL AND reason <> '{UNMATCHED}' "
         "GROUP BY reason").fetchall()}
-    filters = ", ".join(f"count(*) FILTER (WHERE {c})" for c in _KINDS_SQL.values())
-    kinds = con.execute(f"SELECT {filters} FROM fx").fetchone()
-    assert kinds is not None
-    by_kind = {k: int(n) for k, n in zip(_KINDS_SQL, kinds, strict=True) if n}
     return FeedCounts(
         read=read, events=events, duplicates=read - events, matched=matched,
         unmatched=unmatched, quarantined=sum(by_reason.values()), already_recorded=already,
