@@ -119,6 +119,8 @@ def test_effects_equal_the_single_subject_path(tmp_path: Path, register: Path,
     want = sorted((eff.to_dict() for e in events
                    for eff in effects_for_event(programs, by_id[e.person_key], e)), key=_key)
     assert counts.events == counts.matched == 400
+    written = pq.read_schema(tmp_path / "effects.parquet")
+    assert [(f.name, f.type) for f in written] == [(f.name, f.type) for f in feeds.EFFECT_SCHEMA]
     assert got == want
     kinds = {r["kind"] for r in got}
     assert kinds == {"stop", "recalculate", "move"}

@@ -71,7 +71,7 @@ EFFECT_SCHEMA = pa.schema([
     ("old_amount_fen", pa.int64()), ("new_amount_fen", pa.int64()),
     ("old_rule_version", pa.string()), ("new_rule_version", pa.string()),
     ("old_area_code", pa.string()), ("new_area_code", pa.string()),
-    ("reason_codes", pa.list_(pa.string())),
+    ("reason_codes", pa.list_(pa.field("element", pa.string()))),
 ])
 _SQL_TYPES = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "bool": "BOOLEAN"}
 
@@ -380,7 +380,7 @@ def _year_query(program: Program, year: int, classes: dict[tuple[str, ...], int]
         "a.months <> b.months", "a.version_key <> b.version_key"]))
     return (
         f"SELECT * FROM (SELECT b.event_id, b.person_id AS person_key, b.ev_kind, "
-        f"{year} AS claim_year, b.from_date, "
+        f"CAST({year} AS BIGINT) AS claim_year, b.from_date, "
         f"CAST(b.months AS BIGINT) AS old_months, CAST(a.months AS BIGINT) AS new_months, "
         f"CAST(b.amount_fen AS BIGINT) AS old_amount_fen, "
         f"CAST(a.amount_fen AS BIGINT) AS new_amount_fen, "
