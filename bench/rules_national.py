@@ -30,6 +30,20 @@ COUNTIES = ["445224", "440524", "110105", "510402", "510411", "150102", "150105"
             "420111", "610113", "530102", "370202"]
 
 
+#: the key of the synthetic keyed hash of each child's identity (``person_key``)
+PERSON_KEY_SALT = 0x5DEECE66D2B7E151
+
+
+def person_keys(index: np.ndarray) -> np.ndarray:
+    """The synthetic ``person_key`` (int64) of the children at ``index``: a keyed bijective
+    mix of the row index, standing in for the first 64 bits of a keyed hash (HMAC) of the
+    ID number by which a national register identifies a person."""
+    x = index.astype(np.uint64) ^ np.uint64(PERSON_KEY_SALT)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return (x ^ (x >> np.uint64(31))).view(np.int64)
+
+
 def generate(path: Path, n: int, seed: int = 7) -> None:
     rng = np.random.default_rng(seed)
     epoch = dt.date(1970, 1, 1)
@@ -46,6 +60,7 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
         ("hukou_area_code", pa.string()), ("hukou_type", pa.string()),
         ("birth_order", pa.int64()), ("parent1_hukou_area_code", pa.string()),
         ("parent2_hukou_area_code", pa.string()), ("claim_date", pa.date32()),
+        ("person_key", pa.int64()),
     ])
     tmp = path.with_suffix(".tmp")
     with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
@@ -73,6 +88,7 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
                 parent1,
                 parent2,
                 pa.nulls(m, pa.date32()),
+                pa.array(person_keys(np.arange(start, start + m)), pa.int64()),
             ], schema=schema)
             writer.write_batch(batch, row_group_size=1_000_000)
     tmp.rename(path)

@@ -105,6 +105,24 @@ def reason_texts(program: Program, year: int) -> list[str] | None:
     return [*out, NOT_COVERED_ZH]
 
 
+def reason_codes(program: Program, year: int) -> list[tuple[str, ...]] | None:
+    """The criteria codes behind each ``reason_key`` (the layout of ``reason_texts``): ``()``
+    where the winning component is eligible, the codes of its failed criteria where it
+    fails, ``("not_covered",)`` where no component covers the subject; None when the
+    program has no key mode."""
+    if reason_texts(program, year) is None:
+        return None
+    out: list[tuple[str, ...]] = []
+    for i, comp in enumerate(program.components):
+        table = _eligible_table(program, i, year)
+        assert table is not None
+        crits = comp.doc.criteria
+        out += [()] * len(table[0])
+        out += [tuple(c.code for k, c in enumerate(crits) if mask >> k & 1)
+                for mask in range(2 ** len(crits))]
+    return [*out, ("not_covered",)]
+
+
 def version_texts(program: Program) -> list[str]:
     """``rule_version`` by the ``version_key`` of the key mode."""
     return [program.id, *(c.doc.rule_version for c in program.components)]
