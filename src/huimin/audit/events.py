@@ -69,6 +69,11 @@ ACTION_LABELS = {
     "account.logout": "退出登录",
     "account.lockout": "连续登录失败，账户锁定",
     "system.rotate_data_key": "更换数据加密密钥",
+    # register changes (变更登记)
+    "person.death": "登记死亡",
+    "person.move": "迁移登记",
+    "case.move": "案件随户籍迁移",
+    "case.transfer_out": "迁出本县，案件移交",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and
