@@ -136,6 +136,10 @@ def _person_by_id_number(actor: Any, number: str, label: str) -> Person:
     return person
 
 
+def _note(req: ChangeRequest) -> str:
+    return f"变更申请 {req.number}"
+
+
 def _alive(person: Person) -> None:
     if person.moved_out_on is not None:
         raise Conflict(f"{person.name} 已于 {person.moved_out_on:%Y-%m-%d} 迁出本县")
@@ -187,7 +191,7 @@ def apply_identity(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> No
     actions.correct_identity(
         actor, req.person, name=p.get("name"),
         birth_date=date.fromisoformat(p["birth_date"]) if p.get("birth_date") else None,
-        sex=p.get("sex"), id_number=secret.get("id_number"), note=req.number)
+        sex=p.get("sex"), id_number=secret.get("id_number"), note=_note(req))
 
 
 def parse_death(actor: Any, person: Person, values: Mapping[str, str]) -> Parsed:
@@ -211,7 +215,7 @@ def apply_death(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.person is not None
     actions.record_death(actor, req.person, death_date=date.fromisoformat(p["death_date"]),
                          source=p["source"], certificate=p.get("certificate", ""),
-                         note=req.number)
+                         note=_note(req))
 
 
 # ------------------------------------------------------------------------ moves
@@ -251,7 +255,7 @@ def apply_move(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
                       .select_related("area").order_by("id"))
     for member in people:
         actions.move_person(actor, member, to_code=p["to_code"], moved_on=moved_on,
-                            note=req.number)
+                            note=_note(req))
 
 
 # ------------------------------------------------------------------------ households
@@ -285,7 +289,7 @@ def apply_split(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.household is not None
     people = list(Person.objects.filter(pk__in=req.params["members"]).order_by("id"))
     actions.split_household(actor, req.household, people, address=req.params["address"],
-                            note=req.number)
+                            note=_note(req))
 
 
 def parse_merge(actor: Any, hh: Household, values: Mapping[str, str]) -> Parsed:
@@ -307,7 +311,7 @@ def parse_merge(actor: Any, hh: Household, values: Mapping[str, str]) -> Parsed:
 def apply_merge(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.household is not None
     actions.merge_households(actor, req.household,
-                             Household.objects.get(pk=req.params["into"]), note=req.number)
+                             Household.objects.get(pk=req.params["into"]), note=_note(req))
 
 
 def parse_head(actor: Any, hh: Household, values: Mapping[str, str]) -> Parsed:
@@ -326,7 +330,7 @@ def parse_head(actor: Any, hh: Household, values: Mapping[str, str]) -> Parsed:
 def apply_head(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.household is not None
     actions.set_head(actor, req.household, Person.objects.get(pk=req.params["person"]),
-                     note=req.number)
+                     note=_note(req))
 
 
 def parse_member_add(actor: Any, hh: Household, values: Mapping[str, str]) -> Parsed:
@@ -347,7 +351,7 @@ def parse_member_add(actor: Any, hh: Household, values: Mapping[str, str]) -> Pa
 def apply_member_add(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.household is not None
     actions.add_member(actor, req.household, Person.objects.get(pk=req.params["person"]),
-                       note=req.number)
+                       note=_note(req))
 
 
 def parse_member_remove(actor: Any, hh: Household, values: Mapping[str, str]) -> Parsed:
@@ -361,7 +365,7 @@ def parse_member_remove(actor: Any, hh: Household, values: Mapping[str, str]) ->
 def apply_member_remove(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.household is not None
     actions.remove_member(actor, req.household, Person.objects.get(pk=req.params["person"]),
-                          note=req.number)
+                          note=_note(req))
 
 
 # ------------------------------------------------------------------------ parent–child links
@@ -386,7 +390,7 @@ def parse_parent_link(actor: Any, child: Person, values: Mapping[str, str]) -> P
 def apply_parent_link(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.person is not None
     actions.add_parent_link(actor, Person.objects.get(pk=req.params["parent"]), req.person,
-                            req.params["relation"], note=req.number)
+                            req.params["relation"], note=_note(req))
 
 
 def parse_parent_unlink(actor: Any, child: Person, values: Mapping[str, str]) -> Parsed:
@@ -405,7 +409,7 @@ def apply_parent_unlink(actor: Any, req: ChangeRequest, secret: dict[str, str]) 
         "parent__area", "child__area").first()
     if link is None:
         raise Conflict("亲子关系：该关系已解除")
-    actions.remove_parent_link(actor, link, note=req.number)
+    actions.remove_parent_link(actor, link, note=_note(req))
 
 
 # ------------------------------------------------------------------------ bank accounts
@@ -440,7 +444,7 @@ def apply_account_add(actor: Any, req: ChangeRequest, secret: dict[str, str]) ->
     assert req.person is not None
     actions.register_account(actor, req.person, bank_name=req.params["bank_name"],
                              account=secret["account"], verified_how=req.params["verified_how"],
-                             verified_by=req.submitted_by, note=req.number)
+                             verified_by=req.submitted_by, note=_note(req))
 
 
 def parse_account_replace(actor: Any, person: Person, values: Mapping[str, str]) -> Parsed:
@@ -458,7 +462,7 @@ def apply_account_replace(actor: Any, req: ChangeRequest, secret: dict[str, str]
     actions.replace_account(actor, BankAccount.objects.get(pk=req.params["account_id"]),
                             bank_name=req.params["bank_name"], account=secret["account"],
                             verified_how=req.params["verified_how"],
-                            verified_by=req.submitted_by, note=req.number)
+                            verified_by=req.submitted_by, note=_note(req))
 
 
 def parse_account_deactivate(actor: Any, person: Person, values: Mapping[str, str]) -> Parsed:
@@ -469,7 +473,7 @@ def parse_account_deactivate(actor: Any, person: Person, values: Mapping[str, st
 
 def apply_account_deactivate(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     actions.deactivate_account(actor, BankAccount.objects.get(pk=req.params["account_id"]),
-                               note=req.number)
+                               note=_note(req))
 
 
 _CARD_FIELDS = [Field("bank_name", "开户银行"), Field("account", "银行卡号", help="Luhn 校验"),
