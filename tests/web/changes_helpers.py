@@ -39,3 +39,9 @@ def assert_roles(personas: Any, req: ChangeRequest, *, wrong: list[Any],
         assert not changes.pending_for(actor).filter(pk=req.pk).exists()
     req.refresh_from_db()
     assert req.status == ChangeStatus.SUBMITTED
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any) -> None:
+    """Evidence files go to the test's own directory (import this fixture into the module)."""
+    settings.MEDIA_ROOT = tmp_path / "media"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from huimin.registry.signals import person_changed
 from tests.conftest import VILLAGE_A, Personas
 from tests.web.cases_helpers import make_rural_couple
 from tests.web.changes_helpers import PNG, assert_roles, submit
+from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +181,33 @@ def test_reject_needs_a_reason_and_changes_nothing(personas: Personas) -> None:
     assert Person.objects.get(pk=couple.husband.pk).death_date is None
     with pytest.raises(Conflict, match="已驳回"):
         changes.confirm_change(personas.county, req)
+
+
+def test_key_rotation_reseals_the_request_secret_and_evidence(personas: Personas, settings: Any,
+                                                              tmp_path: Path) -> None:
+    import secrets
+
+    from cryptography.exceptions import InvalidTag
+
+    from huimin.accounts.keys import rotate_data_key
+    from huimin.registry import crypto
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.DATA_KEY = settings.DATA_KEY  # restored after the test
+    crypto.box.cache_clear()
+    try:
+        couple = make_rural_couple(personas.cadre_a, VILLAGE_A)
+        number = make("445224", date(1966, 5, 2), 42)
+        req = submit(personas.cadre_a, "identity", couple.wife,
+                     {"birth_date": "1966-05-02", "id_number": number})
+        old_box, before = crypto.box(), req.secret_sealed
+        summary = rotate_data_key(secrets.token_urlsafe(40), actor=personas.admin)
+        assert summary["change_requests"] == 1 and summary["change_evidence"] == 1
+        fresh = ChangeRequest.objects.get(pk=req.pk)
+        assert fresh.secret_sealed != before and fresh.read_evidence() == PNG
+        with pytest.raises(InvalidTag):
+            old_box.unseal(fresh.secret_sealed)
+        changes.confirm_change(personas.township, fresh)
+        assert Person.objects.get(pk=couple.wife.pk).id_number == number
+    finally:
+        crypto.box.cache_clear()

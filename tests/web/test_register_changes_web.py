@@ -18,6 +18,7 @@ from huimin.registry.models import ChangeRequest, Handover, Person
 from tests.conftest import PASSWORD, VILLAGE_A, VILLAGE_C, Personas
 from tests.web.cases_helpers import apply_rural, make_rural_couple
 from tests.web.changes_helpers import CARD, PNG, submit
+from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -22,7 +23,7 @@ from huimin.accounts.access import (
     user_can,
 )
 from huimin.audit.events import record
-from huimin.errors import ActionError
+from huimin.errors import ActionError, Forbidden
 from huimin.lib.sheets import read_upload
 from huimin.registry import changes
 from huimin.registry.models import ChangeRequest, ChangeStatus, Household, Person
@@ -154,6 +155,8 @@ def change_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, changes.CONFIRM_ROLES[req.confirm_level])
     try:
         changes.confirm_change(request.user, req)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from None
     except ActionError as exc:
         messages.error(request, exc.message)
         return redirect("registry:change", req.pk)
@@ -168,6 +171,8 @@ def change_reject(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, changes.CONFIRM_ROLES[req.confirm_level])
     try:
         changes.reject_change(request.user, req, reason=request.POST.get("reason", ""))
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from None
     except ActionError as exc:
         messages.error(request, exc.message)
         return redirect("registry:change", req.pk)
