@@ -10,8 +10,14 @@ from huimin.registry import changes
 from huimin.registry.models import BankAccount, ChangeRequest
 from tests.conftest import VILLAGE_A, Personas
 from tests.web.cases_helpers import apply_rural, make_rural_couple
-from tests.web.changes_helpers import BAD_CARD, CARD, CARD_2, assert_roles, submit
-from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
+from tests.web.changes_helpers import (
+    BAD_CARD,
+    CARD,
+    CARD_2,
+    _media_root,  # noqa: F401  (autouse)
+    assert_roles,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 HOW = "本人持卡到村委会核对"

@@ -11,8 +11,11 @@ from django.test import Client
 from huimin.registry.models import BankAccount, ChangeRequest, Person
 from tests.conftest import PASSWORD, VILLAGE_A, Personas
 from tests.web.cases_helpers import make_rural_couple
-from tests.web.changes_helpers import CARD, PNG
-from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
+from tests.web.changes_helpers import (
+    CARD,
+    PNG,
+    _media_root,  # noqa: F401  (autouse)
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,10 @@ from huimin.cli import app
 from huimin.registry.models import ChangeRequest, Person
 from tests.conftest import VILLAGE_A, Personas
 from tests.web.cases_helpers import make_rural_couple
-from tests.web.changes_helpers import PNG
-from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
+from tests.web.changes_helpers import (
+    PNG,
+    _media_root,  # noqa: F401  (autouse)
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,11 @@ from huimin.registry import actions, changes
 from huimin.registry.models import ChangeRequest, Household, ParentChild, Person
 from tests.conftest import VILLAGE_A, VILLAGE_B, Personas, new_id
 from tests.web.cases_helpers import make_rural_couple
-from tests.web.changes_helpers import assert_roles, submit
-from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
+from tests.web.changes_helpers import (
+    _media_root,  # noqa: F401  (autouse)
+    assert_roles,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,12 @@ from huimin.registry.models import ChangeRequest, ChangeStatus, Person
 from huimin.registry.signals import person_changed
 from tests.conftest import VILLAGE_A, Personas
 from tests.web.cases_helpers import make_rural_couple
-from tests.web.changes_helpers import PNG, assert_roles, submit
-from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
+from tests.web.changes_helpers import (
+    PNG,
+    _media_root,  # noqa: F401  (autouse)
+    assert_roles,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 

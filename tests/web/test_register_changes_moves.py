@@ -13,8 +13,11 @@ from huimin.registry import changes
 from huimin.registry.models import ChangeRequest, Handover, Person
 from tests.conftest import VILLAGE_A, VILLAGE_B, VILLAGE_C, Personas, make_family
 from tests.web.cases_helpers import apply_rural, make_rural_couple
-from tests.web.changes_helpers import assert_roles, submit
-from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
+from tests.web.changes_helpers import (
+    _media_root,  # noqa: F401  (autouse)
+    assert_roles,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,12 @@ from huimin.registry import changes
 from huimin.registry.models import ChangeRequest, Handover, Person
 from tests.conftest import PASSWORD, VILLAGE_A, VILLAGE_C, Personas
 from tests.web.cases_helpers import apply_rural, make_rural_couple
-from tests.web.changes_helpers import CARD, PNG, submit
-from tests.web.changes_helpers import _media_root  # noqa: F401  (autouse)
+from tests.web.changes_helpers import (
+    CARD,
+    PNG,
+    _media_root,  # noqa: F401  (autouse)
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 
