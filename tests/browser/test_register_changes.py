@@ -98,3 +98,6 @@ def test_submit_and_confirm_a_change(page: Any, live_server: Any, personas: Pers
     page.goto(f"{base}/registry/persons/{couple.husband.pk}/")
     assert "县卫生健康局" in page.content()
     both(page, "changes-08-person")
+    page.goto(f"{base}/registry/handovers/import/")
+    assert "移交记录" in page.content()
+    both(page, "changes-09-handover-import")

@@ -225,6 +225,8 @@ VIEWS: dict[str, Spec] = {
     "registry:change_evidence": Spec(
         "GET", lambda w: reverse("registry:change_evidence", args=[w.change.pk]),
         {**ALL_OK, "cadre_b": 404}),
+    "registry:handover_import": Spec("GET", lambda w: reverse("registry:handover_import"),
+                                     only(200, ["cadre_a", "cadre_b", "township"])),
     "registry:handover": Spec(
         "GET", lambda w: reverse("registry:handover", args=[w.handover.pk, "json"]),
         only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),

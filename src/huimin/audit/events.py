@@ -90,6 +90,7 @@ ACTION_LABELS = {
     "change.reject": "驳回变更申请",
     "change.evidence_view": "查看变更证明材料",
     "handover.download": "下载迁出移交记录",
+    "handover.import": "导入迁入移交记录",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

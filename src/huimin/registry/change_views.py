@@ -224,3 +224,30 @@ def handover_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
     resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}.{fmt}"
     return resp
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def handover_import(request: HttpRequest) -> HttpResponse:
+    """迁入登记: register a person handed over by another county from its JSON record."""
+    from huimin.registry import handover as handovers
+
+    require_role(request.user, handovers.IMPORT_ROLES)
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "文件：请选择移交记录（JSON）")
+            return render(request, "registry/handover_import.html", status=400)
+        try:
+            person, summary = handovers.import_handover(
+                request.user, read_upload(upload, handovers.MAX_BYTES))
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+        except ActionError as exc:
+            messages.error(request, exc.message)
+            return render(request, "registry/handover_import.html", status=exc.status)
+        listed = "、".join(f"{c['claim_year']} 年度{c['program_name']}" for c in summary["cases"])
+        messages.success(request, f"已登记迁入人员 {person.name}（新立户 {summary['household']}）"
+                         + (f"；原县移交案件：{listed}，请按本县规定重新受理" if listed else ""))
+        return redirect("registry:person", person.pk)
+    return render(request, "registry/handover_import.html")

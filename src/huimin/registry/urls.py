@@ -21,4 +21,5 @@ urlpatterns = [
     path("changes/<int:pk>/reject/", change_views.change_reject, name="change_reject"),
     path("changes/<int:pk>/evidence/", change_views.change_evidence, name="change_evidence"),
     path("handovers/<int:pk>.<str:fmt>", change_views.handover_download, name="handover"),
+    path("handovers/import/", change_views.handover_import, name="handover_import"),
 ]
