@@ -79,7 +79,7 @@ def test_wrong_role_outsider_and_bad_records(personas: Personas) -> None:
         (json.dumps({**doc, "format": "x"}).encode(), "format：应为"),
         (json.dumps({**doc, "to_code": "445222102999"}).encode(), "to_code："),
         (json.dumps({**doc, "person": {**doc["person"], "birth_date": "1964-03-02"}}).encode(),
-         "person.id_number："),
+         "身份证号码："),
     ]
     for body, message in bad:
         r = upload("cadre_c", body)

@@ -140,14 +140,14 @@ def import_handover(actor: Any, data: bytes) -> tuple[Any, dict[str, Any]]:
     p = doc["person"]
     today = timezone.localdate()
     try:
-        name = check_name(p.get("name", ""), "person.name")
-        birth = parse_date(p.get("birth_date", ""), "person.birth_date")
+        name = check_name(p.get("name", ""), "姓名")
+        birth = parse_date(p.get("birth_date", ""), "出生日期")
         moved_on = parse_date(doc.get("moved_on", ""), "moved_on")
         sex = str(p.get("sex", ""))
         if sex not in ("M", "F"):
-            raise FieldError("person.sex", "应为 M 或 F")
+            raise FieldError("性别", "应为 M 或 F")
         number = check_id(p.get("id_number", ""), birth_date=birth, sex=sex, today=today,
-                          column="person.id_number").value
+                          column="身份证号码").value
     except FieldError as exc:
         raise ActionError(f"{exc.column}：{exc.reason}") from None
     hukou = p.get("hukou_type") if p.get("hukou_type") in ("rural", "urban") else "rural"
@@ -161,7 +161,7 @@ def import_handover(actor: Any, data: bytes) -> tuple[Any, dict[str, Any]]:
         existing = Person.objects.select_for_update().filter(id_hash=id_hash(number)).first()
         if existing is not None and not (existing.moved_out_on is not None
                                          and existing.moved_to_code == to_code):
-            raise Conflict("person.id_number：该号码已在本系统登记，不能作为迁入人员导入")
+            raise Conflict("身份证号码：该号码已在本系统登记，不能作为迁入人员导入")
         hh = Household.objects.create(number=next_household_number(area), area=area,
                                       hukou_type=hukou)
         if existing is None:
