@@ -69,6 +69,18 @@ ACTION_LABELS = {
     "account.logout": "退出登录",
     "account.lockout": "连续登录失败，账户锁定",
     "system.rotate_data_key": "更换数据加密密钥",
+    # civil-data feeds (huimin.verification)
+    "feed.import": "导入比对数据（死亡、迁移、出生、残疾证）",
+    "feed.effect_confirm": "确认比对处理事项",
+    "feed.effect_dismiss": "驳回比对处理事项",
+    "feed.token_issue": "签发数据接口令牌",
+    "feed.token_revoke": "吊销数据接口令牌",
+    "feed.rows_view": "查看比对数据明细",
+    "case.stop": "停发（比对或变更登记确认）",
+    "case.suspend": "暂停发放，重新核实",
+    "case.resume": "恢复发放",
+    "case.recalculate": "重新核定金额",
+    "case.enrol": "自动纳入（免申即享）",
     # payments: holds and recoveries (payments/holds.py, payments/recoveries.py)
     "payment.hold": "暂停发放",
     "payment.release": "恢复发放",
