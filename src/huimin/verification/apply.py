@@ -43,7 +43,7 @@ def effects_for(user: Any) -> QuerySet[Effect]:
 
 def get_effect_for_user(user: Any, pk: object) -> Effect:
     try:
-        return effects_for(user).get(pk=pk)
+        return effects_for(user).get(pk=int(str(pk)))
     except (Effect.DoesNotExist, ValueError, TypeError):
         raise Http404("记录不存在或不在您的管辖范围内") from None
 
@@ -182,7 +182,7 @@ def _hold(actor: Any, case: Case, held_reason: str, reason: str, from_date: date
 def _recover(actor: Any, case: Case, amount: int, e: Effect) -> int | None:
     if amount <= 0:
         return None
-    from huimin.payments.recoveries import open_recovery  # type: ignore[import-not-found]
+    from huimin.payments.recoveries import open_recovery
 
     assert e.from_date is not None
     recovery = open_recovery(actor, case=case, amount_fen=amount, cause=e.summary[:200],
@@ -203,7 +203,7 @@ def _apply_case(actor: Any, e: Effect) -> dict[str, Any]:
                                        claim_year=e.claim_year, reason=e.summary)
         return {"enrolled_case": case.pk}
     assert e.case is not None
-    case = Case.objects.select_related("area", "program").get(pk=e.case_id)
+    case = Case.objects.select_related("area", "program").get(pk=e.case.pk)
     reason = e.summary
     held_reason = HeldReason.DIED if e.event_kind == Kind.DEATH and \
         case.subject_id == e.person_id else HeldReason.INELIGIBLE

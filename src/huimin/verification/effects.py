@@ -23,6 +23,7 @@ from huimin.programs import entitlement
 from huimin.programs.models import Program
 from huimin.programs.subjects import CASE_FACTS, subject_facts
 from huimin.registry.models import Person
+from huimin.rules import ProgramNotFound
 from huimin.verification.models import Effect, EffectKind, FeedRow, Kind
 
 #: cases an event can no longer change
@@ -243,7 +244,7 @@ def _couple_programs() -> list[Program]:
     for program in Program.objects.filter(active=True).order_by("code"):
         try:
             rules = entitlement.catalog().resolve(program.code, area_code="", on=today)
-        except Exception:  # noqa: BLE001 - a program with no national document
+        except ProgramNotFound:  # a program with no national document
             continue
         if rules.main.subject == "couple":
             out.append(program)
@@ -287,7 +288,7 @@ def _child_programs(area_code: str, on: date) -> list[tuple[Program, Any]]:
     for program in Program.objects.filter(active=True).order_by("code"):
         try:
             rules = entitlement.catalog().resolve(program.code, area_code=area_code, on=on)
-        except Exception:  # noqa: BLE001 - not offered there
+        except ProgramNotFound:  # not offered there
             continue
         if rules.main.subject == "child":
             out.append((program, rules))

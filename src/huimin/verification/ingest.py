@@ -274,7 +274,7 @@ def _scope(actor: Any, area: Area) -> Any:
 
 
 def actor_area(actor: Any) -> Area:
-    area = actor.areas.order_by("code").first()
+    area: Area | None = actor.areas.order_by("code").first()
     if area is None:
         raise Forbidden("您没有负责的区域，不能导入比对数据")
     return area

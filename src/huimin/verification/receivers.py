@@ -24,7 +24,7 @@ def on_person_changed(sender: Any, *, person: Any, kind: str, via: str = "",
 
 def connect() -> None:
     try:
-        from huimin.registry.signals import person_changed  # type: ignore[import-not-found]
+        from huimin.registry.signals import person_changed
     except ImportError:  # the register changes land with the registry's change requests
         return
     person_changed.connect(on_person_changed, dispatch_uid="verification.person_changed")
