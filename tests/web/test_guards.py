@@ -30,9 +30,9 @@ from huimin.payments.models import (
     JournalEntry,
     LineCorrection,
     LineStatus,
-    Overpayment,
     PaymentBatch,
     PaymentLine,
+    Recovery,
 )
 from huimin.programs.models import Program
 from huimin.registry import actions as registry_actions
@@ -59,7 +59,7 @@ def snapshot() -> dict[str, Any]:
         "events": list(AuditEvent.objects.order_by("id").values_list("id", "action")),
         "journal": JournalEntry.objects.count(),
         "corrections": LineCorrection.objects.count(),
-        "overpayments": Overpayment.objects.count(),
+        "recoveries": Recovery.objects.count(),
         "returns": BankReturn.objects.count(),
         "lines": list(PaymentLine.objects.order_by("id").values_list(
             "id", "status", "bank_reason", "settled_by_id", "payee_name")),

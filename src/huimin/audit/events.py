@@ -84,6 +84,17 @@ ACTION_LABELS = {
     # payments: holds and recoveries (payments/holds.py, payments/recoveries.py)
     "payment.hold": "暂停发放",
     "payment.release": "恢复发放",
+    "recovery.open": "登记应追回款",
+    "recovery.repay": "登记追回退缴",
+    "recovery.offset": "从后续应发中抵扣追回",
+    "recovery.offset_reverse": "抵扣追回冲回",
+    "recovery.write_off_request": "申请核销应追回款",
+    "recovery.write_off": "审批核销应追回款",
+    "recovery.list": "查看追回台账",
+    "recovery.view": "查看追回明细",
+    "recovery.export": "导出追回台账",
+    "payment.offset": "应发中抵扣追回款",
+    "payment.offset_reverse": "应发抵扣冲回",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

@@ -121,6 +121,11 @@ def hold_case(actor: Any, case: Case, *, held_reason: str, reason: str,
     elif PaymentLine.objects.filter(case_id=case.pk, status__in=NOT_PAID,
                                     correction__isnull=True).exists():
         return 0  # failed and not corrected: the money waits in 发放失败待重发
+    if ent.offset_fen:  # not paid after all: the recoveries it settled are due again
+        from huimin.payments.actions.recoveries import reverse_offsets
+
+        reverse_offsets(actor, ent, why=f"应发暂停：{reason[:100]}")
+        ent.refresh_from_db()
     ent.status = EntitlementStatus.HELD
     ent.held_reason = held_reason
     ent.held_note = reason[:200]

@@ -16,6 +16,11 @@ overpayment found       recoverable            paid
 line out of its batch   payable                in_bank
 entitlement held        allocation             payable
 entitlement released    payable                allocation
+recovery opened         recoverable            paid
+repayment, offset       recovered              recoverable
+offset (entitlement)    offset                 payable
+write-off approved      written_off            recoverable
+offset reversed         the two offset movements the other way round
 ======================  =====================  =====================
 
 The same movements can be replayed from the audit events each action writes
@@ -58,6 +63,15 @@ EVENT_MOVES: dict[tuple[str, str], tuple[str, str]] = {
     # event, which counts the lines left in it; the hold moves the entitlement's amount
     ("payment.hold", "payable"): (A.ALLOCATION, A.PAYABLE),
     ("payment.release", ""): (A.PAYABLE, A.ALLOCATION),
+    # recoveries (payments/actions/recoveries.py); an offset is two events, one in the
+    # ledger of the recovery's cycle and one in that of the entitlement it reduced
+    ("recovery.open", ""): (A.RECOVERABLE, A.PAID),
+    ("recovery.repay", ""): (A.RECOVERED, A.RECOVERABLE),
+    ("recovery.offset", ""): (A.RECOVERED, A.RECOVERABLE),
+    ("recovery.write_off", ""): (A.WRITTEN_OFF, A.RECOVERABLE),
+    ("recovery.offset_reverse", ""): (A.RECOVERABLE, A.RECOVERED),
+    ("payment.offset", ""): (A.OFFSET, A.PAYABLE),
+    ("payment.offset_reverse", ""): (A.PAYABLE, A.OFFSET),
 }
 LEDGER_ACTIONS = sorted({action for action, _ in EVENT_MOVES})
 # bank result of a line -> (debit, credit), for the lines a return settled

@@ -340,22 +340,110 @@ class Posting(models.Model):
         return f"{self.account} {self.amount_fen}"
 
 
-class Overpayment(models.Model):
-    """A paid line found not to be due (e.g. a death before the cut-off recorded late)."""
+class RecoveryState(models.TextChoices):
+    OPEN = "open", "追回中"
+    CLOSED = "closed", "已结清"
 
-    line = models.OneToOneField(PaymentLine, on_delete=models.PROTECT, related_name="overpayment")
+
+class Recovery(models.Model):
+    """Money paid for a period without entitlement (追回): its cause (which event, which
+    period), the paid line it came from, and what is still to be recovered.
+
+    ``settled_fen`` is what repayments, offsets and approved write-offs have settled; the
+    balance is ``amount_fen - settled_fen`` and never below zero. The amount sits in the
+    ledger of the cycle that paid it (``cycle``), as 应追回 until settled."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="recoveries",
+                             verbose_name="案件")
+    household = models.ForeignKey("registry.Household", null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+", verbose_name="户")
+    cycle = models.ForeignKey(PaymentCycle, on_delete=models.PROTECT, related_name="recoveries",
+                              verbose_name="发放周期")
+    line = models.ForeignKey(PaymentLine, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="recoveries", verbose_name="发放明细")
     amount_fen = models.BigIntegerField("应追回金额（分）")
-    reason = models.CharField("原因", max_length=200)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="+", verbose_name="经办人")
-    at = models.DateTimeField("时间", auto_now_add=True)
+    settled_fen = models.BigIntegerField("已追回及核销（分）", default=0)
+    cause = models.CharField("原因", max_length=200)
+    event_ref = models.CharField("依据事件", max_length=120, blank=True)
+    period_start = models.DateField("无资格期间起")
+    period_end = models.DateField("无资格期间止")
+    state = models.CharField("状态", max_length=8, choices=RecoveryState.choices,
+                             default=RecoveryState.OPEN)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="+", verbose_name="登记人")
+    opened_at = models.DateTimeField("登记时间", auto_now_add=True)
 
     class Meta:
+        ordering = ["-id"]
         verbose_name = "应追回款项"
         verbose_name_plural = "应追回款项"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="recovery_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(settled_fen__gte=0, settled_fen__lte=models.F("amount_fen")),
+                name="recovery_settled_within_amount"),
+            models.CheckConstraint(
+                condition=(Q(state="open", settled_fen__lt=models.F("amount_fen"))
+                           | Q(state="closed", settled_fen=models.F("amount_fen"))),
+                name="recovery_state_matches_balance"),
+        ]
 
     def __str__(self) -> str:
-        return f"追回 {self.line_id}"
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"ZH{self.pk:06d}"
+
+    @property
+    def balance_fen(self) -> int:
+        return self.amount_fen - self.settled_fen
+
+
+class RecoveryMethod(models.TextChoices):
+    REPAYMENT = "repayment", "退缴"
+    OFFSET = "offset", "从后续应发中抵扣"
+    WRITE_OFF = "write_off", "核销"
+
+
+class MovementStatus(models.TextChoices):
+    DONE = "done", "已入账"
+    REQUESTED = "requested", "核销待审批"
+    REVERSED = "reversed", "已冲回"
+
+
+class RecoveryMovement(models.Model):
+    """One repayment, offset or write-off of a recovery. A write-off is requested by one
+    person and approved by another; an offset is reversed if the entitlement it reduced is
+    held before it was paid."""
+
+    recovery = models.ForeignKey(Recovery, on_delete=models.PROTECT, related_name="movements")
+    method = models.CharField("方式", max_length=10, choices=RecoveryMethod.choices)
+    status = models.CharField("状态", max_length=10, choices=MovementStatus.choices)
+    amount_fen = models.BigIntegerField("金额（分）")
+    on_date = models.DateField("日期")
+    receipt = models.CharField("银行回单号", max_length=60, blank=True)
+    entitlement = models.ForeignKey(Entitlement, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="offsets", verbose_name="抵扣的应发")
+    note = models.CharField("说明", max_length=200, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+", verbose_name="经办人")
+    requested_at = models.DateTimeField("登记时间", auto_now_add=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="审批人")
+    approved_at = models.DateTimeField("审批时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["recovery", "id"]
+        verbose_name = "追回记录"
+        verbose_name_plural = "追回记录"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="movement_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recovery_id}:{self.method} {self.amount_fen}"
 
 
 def waiting(entitlements: QuerySet[Entitlement]) -> QuerySet[Entitlement]:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.db.models import Count, Exists, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from huimin.cases.models import Case
@@ -34,11 +35,14 @@ from huimin.payments.models import (
     EntitlementStatus,
     LedgerAccount,
     LineStatus,
-    Overpayment,
+    MovementStatus,
     PaymentBatch,
     PaymentCycle,
     PaymentLine,
     Posting,
+    Recovery,
+    RecoveryMethod,
+    RecoveryMovement,
     waiting,
 )
 
@@ -90,7 +94,7 @@ class Report:
         return not self.variances and not self.more
 
 
-def _sum(qs: Any, expr: str = "amount_fen") -> int:
+def _sum(qs: Any, expr: Any = "amount_fen") -> int:
     return int(qs.aggregate(s=Sum(expr))["s"] or 0)
 
 
@@ -102,18 +106,25 @@ def detail_balances(cycle: PaymentCycle) -> dict[str, int]:
                  lines.filter(correction__isnull=True).values("status")
                  .annotate(s=Sum("amount_fen")).order_by()}
     paid = _sum(lines.filter(status=LineStatus.PAID))
-    over = _sum(Overpayment.objects.filter(line__batch__cycle=cycle))
+    recoveries = Recovery.objects.filter(cycle=cycle)
+    over = _sum(recoveries)
+    settled = {(row["method"]): int(row["s"] or 0) for row in
+               RecoveryMovement.objects.filter(recovery__cycle=cycle, status=MovementStatus.DONE)
+               .values("method").annotate(s=Sum("amount_fen")).order_by()}
     return {
         A.ALLOCATION: -_sum(ents),
-        A.PAYABLE: _sum(waiting(ents)),
+        # an offset against a recovery is kept back from what the entitlement pays
+        A.PAYABLE: _sum(waiting(ents), F("amount_fen") - F("offset_fen")),
         A.IN_BANK: by_status.get(LineStatus.PENDING, 0),
         A.PAID: paid - over,
         A.FAILED: by_status.get(LineStatus.FAILED, 0),
         A.RETURNED: by_status.get(LineStatus.RETURNED, 0),
-        A.RECOVERABLE: over,
-        A.RECOVERED: 0,
-        A.OFFSET: 0,
-        A.WRITTEN_OFF: 0,
+        # receivables: what the open recoveries still have to recover
+        A.RECOVERABLE: _sum(recoveries, F("amount_fen") - F("settled_fen")),
+        A.RECOVERED: (settled.get(RecoveryMethod.REPAYMENT, 0)
+                      + settled.get(RecoveryMethod.OFFSET, 0)),
+        A.WRITTEN_OFF: settled.get(RecoveryMethod.WRITE_OFF, 0),
+        A.OFFSET: _sum(ents, "offset_fen"),
     }
 
 
@@ -215,15 +226,16 @@ def _vouchers(report: Report, add: Any) -> None:
          .exclude(case__amount_fen=F("amount_fen")).select_related("case").order_by("id"),
          lambda e: Variance(VOUCHERS, f"案件 {e.case.number}", e.amount_fen, e.case.amount_fen,
                             "案件金额在冻结后变更：冻结的应发金额未随之调整，须另行补发或追回"))
-    each(lines.exclude(entitlement__amount_fen=F("amount_fen")).select_related("batch")
-         .order_by("id"),
+    each(lines.exclude(amount_fen=F("entitlement__amount_fen") - F("entitlement__offset_fen"))
+         .select_related("batch").order_by("id"),
          lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", None, ln.amount_fen,
-                             "发放金额与冻结的应发金额不符"))
+                             "发放金额与冻结的应发金额（减去抵扣追回）不符"))
     each(lines.filter(status=LineStatus.PAID).values("case_id").annotate(n=Count("id"))
          .filter(n__gt=1).order_by("case_id"),
          lambda row: Variance(VOUCHERS, f"案件 #{row['case_id']}", 1, row["n"],
                               "同一案件支付多次"))
-    each(lines.filter(status=LineStatus.PAID, overpayment__isnull=True,
+    recovered = Recovery.objects.filter(line_id=OuterRef("pk"))
+    each(lines.filter(status=LineStatus.PAID).exclude(Exists(recovered)).filter(
                       case__subject__death_date__isnull=False,
                       case__subject__death_date__lte=cycle.cut_off)
          .select_related("batch", "case").order_by("id"),
@@ -238,6 +250,26 @@ def _vouchers(report: Report, add: Any) -> None:
          .exclude(Exists(paid_lines)).select_related("case").order_by("id"),
          lambda e: Variance(VOUCHERS, f"案件 {e.case.number}", e.amount_fen, 0,
                             "案件显示已发放，但没有银行支付成功的记录"))
+
+
+    # receivables: each recovery's settled amount is what its movements settled
+    done = (RecoveryMovement.objects.filter(recovery_id=OuterRef("pk"), status=MovementStatus.DONE)
+            .values("recovery_id").annotate(s=Sum("amount_fen")).values("s"))
+    each(Recovery.objects.filter(cycle=cycle).annotate(done=Coalesce(Subquery(done), 0))
+         .exclude(settled_fen=F("done")).order_by("id"),
+         lambda r: Variance(VOUCHERS, f"应追回 {r.number}", r.done, r.settled_fen,
+                            "已追回及核销金额与追回记录合计不符"))
+    each(Recovery.objects.filter(cycle=cycle).exclude(line__batch__cycle=cycle).order_by("id"),
+         lambda r: Variance(VOUCHERS, f"应追回 {r.number}", None, r.amount_fen,
+                            "应追回款项没有本周期已支付的发放明细"))
+    offsets = (RecoveryMovement.objects.filter(entitlement_id=OuterRef("pk"),
+                                               method=RecoveryMethod.OFFSET,
+                                               status=MovementStatus.DONE)
+               .values("entitlement_id").annotate(s=Sum("amount_fen")).values("s"))
+    each(Entitlement.objects.filter(cycle=cycle).annotate(o=Coalesce(Subquery(offsets), 0))
+         .exclude(offset_fen=F("o")).select_related("case").order_by("id"),
+         lambda e: Variance(VOUCHERS, f"案件 {e.case.number}", e.o, e.offset_fen,
+                            "应发的抵扣金额与抵扣追回记录不符"))
 
 
 def summary(report: Report) -> dict[str, Any]:

@@ -5,7 +5,8 @@ SQL statements over the whole set, never a query per row, inside one transaction
 killed half-way leaves nothing behind, and running the step again finishes it.
 
 One module per step: ``cycles`` (冻结应发), ``batches`` (生成批次、放行、导出), ``returns``
-(导入回盘、更正、复核) and ``recoveries`` (登记追回). The names are re-exported here.
+(导入回盘、更正、复核) and ``recoveries`` (追回: open, repay, offset, write off).
+The names are re-exported here.
 """
 
 from huimin.payments.actions._common import (
@@ -28,7 +29,14 @@ from huimin.payments.actions.batches import (
     render_bank_file,
 )
 from huimin.payments.actions.cycles import FIRST_CLAIM_YEAR, PERIOD_RE, build_cycle, check_cycle
-from huimin.payments.actions.recoveries import mark_overpaid
+from huimin.payments.actions.recoveries import (
+    approve_write_off,
+    mark_overpaid,
+    open_recovery,
+    record_offset,
+    record_repayment,
+    request_write_off,
+)
 from huimin.payments.actions.returns import (
     RESULT_ACCOUNT,
     RESULT_ACTION,
@@ -43,10 +51,39 @@ from huimin.payments.actions.returns import (
 )
 
 __all__ = [
-    "FIRST_CLAIM_YEAR", "PERIOD_RE", "RESULT_ACCOUNT", "RESULT_ACTION", "RESULT_TRANSITION",
-    "T_ACCOUNT", "T_AREA", "T_AUDIT", "T_CASE", "T_ENT", "T_FIX", "T_LINE", "T_PERSON",
-    "WAITING", "_Checked", "_check_return", "_check_return_columns", "build_cycle",
-    "check_cycle", "correct_line", "create_batch", "download_bank_file", "download_count",
-    "export_batch", "import_return", "mark_overpaid", "recheck_batch", "release_batch",
-    "render_bank_file", "sample_return",
+    "FIRST_CLAIM_YEAR",
+    "PERIOD_RE",
+    "RESULT_ACCOUNT",
+    "RESULT_ACTION",
+    "RESULT_TRANSITION",
+    "T_ACCOUNT",
+    "T_AREA",
+    "T_AUDIT",
+    "T_CASE",
+    "T_ENT",
+    "T_FIX",
+    "T_LINE",
+    "T_PERSON",
+    "WAITING",
+    "_Checked",
+    "_check_return",
+    "_check_return_columns",
+    "approve_write_off",
+    "build_cycle",
+    "check_cycle",
+    "correct_line",
+    "create_batch",
+    "download_bank_file",
+    "download_count",
+    "export_batch",
+    "import_return",
+    "mark_overpaid",
+    "open_recovery",
+    "recheck_batch",
+    "record_offset",
+    "record_repayment",
+    "release_batch",
+    "render_bank_file",
+    "request_write_off",
+    "sample_return",
 ]

@@ -71,7 +71,9 @@ def create_batch(actor: Any, cycle: PaymentCycle, *,
                     w.amount_fen, '{LineStatus.PENDING}', '', %s
                 FROM (
                     -- number the waiting entitlements on narrow rows, then fetch the payee
-                    SELECT e.id, e.case_id, e.bank_account_id, e.amount_fen, a.bank_name,
+                    -- an offset against a recovery (抵扣追回) is kept back from the line
+                    SELECT e.id, e.case_id, e.bank_account_id,
+                        e.amount_fen - e.offset_fen AS amount_fen, a.bank_name,
                         a.person_id, ROW_NUMBER() OVER (ORDER BY e.id) AS seq
                     FROM {T_ENT} e
                     JOIN {T_CASE} c ON c.id = e.case_id
