@@ -53,3 +53,49 @@ def load(actor: Any, data: bytes, kind: str = "death", name: str = "f.csv",
 
 def today() -> date:
     return NOW.date()
+
+
+def older_family(actor: Any, village: str, *, father_born: date, mother_born: date,
+                 child_born: date, surname: str = "陈") -> Any:
+    """A couple with one child (the couple programs), built through the registry actions."""
+    from huimin.registry import actions
+    from huimin.registry.models import Area, Household
+    from tests.conftest import ID_SEQ, Family, new_id
+
+    area = Area.objects.get(code=village)
+    hh = Household.objects.create(number=f"{village}-{next(ID_SEQ):05d}", area=area,
+                                  hukou_type="rural")
+
+    def person(name: str, sex: str, born: date) -> Any:
+        return actions.create_person(actor, name=name, id_number=new_id(born, sex), sex=sex,
+                                     birth_date=born, area=area, hukou_type="rural",
+                                     household=hh)
+
+    father = person(surname + "大伯", "M", father_born)
+    mother = person("黄秀兰", "F", mother_born)
+    child = person(surname + "小军", "M", child_born)
+    actions.link_parent(father, child, "father")
+    actions.link_parent(mother, child, "mother")
+    account = actions.add_bank_account(actor, mother, bank_name="惠来农商银行",
+                                       account=f"62310000{next(ID_SEQ):011d}")
+    return Family(father, mother, child, account)
+
+
+def apply_for(personas: Any, code: str, subject: Any, year: int = 2026,
+              **facts: Any) -> Any:
+    program = Program.objects.get(code=code)
+    return case_actions.submit_application(personas.cadre_a, program=program, subject=subject,
+                                           claim_year=year, facts=facts)
+
+
+def pay(personas: Any, program_code: str = "childcare-subsidy", year: int = 2026) -> Any:
+    """Build the county's cycle, a batch, release, export and a bank return paying all."""
+    from huimin.payments import actions as pay_actions
+
+    program = Program.objects.get(code=program_code)
+    cycle = pay_actions.build_cycle(personas.finance, program=program, claim_year=year)
+    batch = pay_actions.create_batch(personas.finance, cycle)
+    pay_actions.release_batch(personas.county, batch)
+    pay_actions.export_batch(personas.finance, batch)
+    pay_actions.import_return(personas.finance, batch, pay_actions.sample_return(batch))
+    return batch

@@ -672,20 +672,32 @@ def _reevaluate(case: Case) -> tuple[dict[str, Any], entitlement.Entitlement]:
     return _store_entitlement(case, ent), ent
 
 
+def _merge_facts(case: Case, facts: Mapping[str, object] | None) -> None:
+    kept = dict(case.facts or {})
+    if facts:
+        if "child_disability_grade" in facts and facts["child_disability_grade"] is None:
+            kept.pop("child_disability_grade", None)
+        kept.update(clean_facts({k: v for k, v in facts.items() if v is not None}))
+    case.facts = kept
+
+
 @transaction.atomic
 def stop_case(actor: Any, case: Case, *, stopped_on: date, reason: str,
+              facts: Mapping[str, object] | None = None,
               expected_version: int | None = None) -> Case:
     """Entitlement ends from ``stopped_on`` (the first day without it): the amount is
-    evaluated again on the register as it now stands (a child's months up to its death)."""
+    evaluated again on the register as it now stands (a child's months up to its death),
+    with ``facts`` (a new disability grade …) merged into the case facts."""
     locked = _changing(actor, case, expected_version)
     old_state = locked.state
+    _merge_facts(locked, facts)
     old, ent = _reevaluate(locked)
     locked.state = State.STOPPED
     locked.stopped_on, locked.stop_reason = stopped_on, reason[:200]
     locked.awaiting_role = locked.pending_posting = ""
     locked.ready_on = locked.due_on = None
     _bump(locked, "state", "stopped_on", "stop_reason", "awaiting_role", "pending_posting",
-          "ready_on", "due_on", "eligible", "months", "amount_fen", "explanation")
+          "ready_on", "due_on", "facts", "eligible", "months", "amount_fen", "explanation")
     record(actor, "case.stop", locked, person_id=locked.subject_id, case_id=locked.pk,
            area_code=locked.area.code, old=old_state, new=locked.state,
            stopped_on=stopped_on.isoformat(), comment=reason, old_amount_fen=old["amount_fen"],
@@ -739,12 +751,8 @@ def recalculate_case(actor: Any, case: Case, *, reason: str,
     disability grade …) merged into the case facts; ``child_disability_grade: None`` removes
     the grade."""
     locked = _changing(actor, case, expected_version)
-    kept = dict(locked.facts or {})
-    if facts:
-        if "child_disability_grade" in facts and facts["child_disability_grade"] is None:
-            kept.pop("child_disability_grade", None)
-        kept.update(clean_facts({k: v for k, v in facts.items() if v is not None}))
-    locked.facts = kept
+    _merge_facts(locked, facts)
+    kept = locked.facts
     old, ent = _reevaluate(locked)
     _bump(locked, "facts", "eligible", "months", "amount_fen", "explanation")
     record(actor, "case.recalculate", locked, person_id=locked.subject_id, case_id=locked.pk,

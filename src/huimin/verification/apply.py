@@ -209,16 +209,17 @@ def _apply_case(actor: Any, e: Effect) -> dict[str, Any]:
         case.subject_id == e.person_id else HeldReason.INELIGIBLE
     out: dict[str, Any] = {}
     assert e.from_date is not None
+    facts = None
+    if e.event_kind == Kind.DISABILITY:
+        facts = {"child_disability_grade": (e.params or {}).get("grade")}
     if e.kind == EffectKind.STOP:
         paid = paid_fen(case)
         out["held"] = _hold(actor, case, held_reason, reason, e.from_date)
-        case = case_actions.stop_case(actor, case, stopped_on=e.from_date, reason=reason[:200])
+        case = case_actions.stop_case(actor, case, stopped_on=e.from_date, reason=reason[:200],
+                                      facts=facts)
         out["recovery"] = _recover(actor, case, paid - case.amount_fen, e)
     elif e.kind == EffectKind.RECALCULATE:
         paid = paid_fen(case)
-        facts = None
-        if e.event_kind == Kind.DISABILITY:
-            facts = {"child_disability_grade": (e.params or {}).get("grade")}
         case = case_actions.recalculate_case(actor, case, reason=reason, facts=facts)
         out["amount_fen"] = case.amount_fen
         if paid and paid > case.amount_fen:
