@@ -61,7 +61,8 @@ COLUMNS: dict[str, list[Column]] = {
     ],
 }
 #: columns that must be present in the header, though some may be blank in a row
-BLANK_ALLOWED: dict[str, set[str]] = {Kind.BIRTH: {"mother_id_number", "father_id_number", "household_number"}}
+BLANK_ALLOWED: dict[str, set[str]] = {
+    Kind.BIRTH: {"mother_id_number", "father_id_number", "household_number"}}
 
 #: who may send each kind; the first is the default of a file loaded without one
 SOURCES: dict[str, list[str]] = {
