@@ -99,3 +99,32 @@ def pay(personas: Any, program_code: str = "childcare-subsidy", year: int = 2026
     pay_actions.export_batch(personas.finance, batch)
     pay_actions.import_return(personas.finance, batch, pay_actions.sample_return(batch))
     return batch
+
+
+def feeds_world(w: Any) -> Any:
+    """For the authorization matrix: a death file of the submitted case's child, loaded by
+    the county; an offer (a newborn of the same mother); a token. Built once per world."""
+    cached = getattr(w, "_feeds", None)
+    if cached is not None:
+        return cached
+    from types import SimpleNamespace
+
+    from huimin.accounts.models import User
+    from huimin.registry.models import Area
+    from huimin.verification import tokens
+    from huimin.verification.models import Effect
+    from tests.conftest import new_id
+
+    county = User.objects.get(username="county")
+    child = w.submitted.subject
+    mother = w.submitted.applicant
+    death = load(county, death_file([["MX1", child.id_number, child.name, "2026-03-05", "",
+                                      ""]]))
+    number = new_id(date(2026, 4, 1), "F")
+    load(county, csv_bytes(BIRTH, [["MB1", number, "郑小花", "女", "2026-04-01",
+                                    mother.id_number, "", "", "N1"]]), kind="birth")
+    offer = Effect.objects.get(kind="offer", person=mother)
+    token, _ = tokens.issue_token(county, label="民政", source="civil_affairs",
+                                  area=Area.objects.get(code="445224000000"))
+    w._feeds = SimpleNamespace(file=death.file, offer=offer, token=token)
+    return w._feeds

@@ -11,7 +11,8 @@ from ninja import Field, Query, Router, Schema
 from ninja.security import HttpBearer
 
 from huimin.accounts.access import require_role
-from huimin.api_params import Id, Page, note
+from huimin.api_params import Id, Page
+from huimin.api_params import note as note_text
 from huimin.audit.events import record_reads
 from huimin.verification import apply, formats, ingest, tokens
 from huimin.verification.models import Effect, EffectStatus, FeedFile, Kind
@@ -76,7 +77,7 @@ class EffectOut(Schema):
 
 
 class DecisionIn(Schema):
-    note: Annotated[str, note(500)] = ""
+    note: Annotated[str, note_text(500)] = ""
 
 
 def _summary(feed: FeedFile) -> SummaryOut:
