@@ -95,6 +95,11 @@ ACTION_LABELS = {
     "recovery.export": "导出追回台账",
     "payment.offset": "应发中抵扣追回款",
     "payment.offset_reverse": "应发抵扣冲回",
+    # register changes (变更登记)
+    "person.death": "登记死亡",
+    "person.move": "迁移登记",
+    "case.move": "案件随户籍迁移",
+    "case.transfer_out": "迁出本县，案件移交",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

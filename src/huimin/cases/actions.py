@@ -794,3 +794,69 @@ def enrol_case(actor: Any, *, program: Program, subject: Person, claim_year: int
            area_code=case.area.code, program=program.code, claim_year=claim_year,
            eligible=ent.eligible, amount_fen=ent.amount_fen, comment=reason)
     return case
+
+
+# Moves
+# A person's move, applied by ``registry.actions.move_person``: within the county their open
+# cases follow them to the new village with their whole history; out of it the open cases
+# end (已迁出移交) on a hand-over record the receiving county imports.
+
+MOVE_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER, Role.ADMIN)
+#: cases a move leaves where they are
+ENDED_FOR_MOVES = (State.REJECTED, State.STOPPED, State.TRANSFERRED)
+
+
+def _moving(actor: Any, case: Case) -> Case:
+    if getattr(actor, "role", None) not in MOVE_ROLES:
+        raise Forbidden("您的角色不能办理案件迁移")
+    _check_area(actor, case)
+    locked = _lock(case.pk, None)
+    if locked.state in ENDED_FOR_MOVES:
+        raise Conflict(f"案件 {locked.number} 已{State(locked.state).label}，不随迁移变更")
+    return locked
+
+
+@transaction.atomic
+def move_case(actor: Any, case: Case, *, to_area: Area, moved_on: date, note: str = "") -> Case:
+    """The case follows its subject to another village of the county: same state, same
+    history, the new village's offices act on it from now on."""
+    locked = _moving(actor, case)
+    if to_area.level != "village" or to_area.code[:6] != locked.area.code[:6]:
+        raise ActionError("迁往地：须为本县的村（居）委会")
+    if to_area.pk == locked.area_id:
+        return locked
+    old = locked.area
+    locked.area = to_area
+    _bump(locked, "area")
+    record(actor, "case.move", locked, person_id=locked.subject_id, case_id=locked.pk,
+           area_code=to_area.code, from_code=old.code, to_code=to_area.code,
+           moved_on=moved_on.isoformat(), comment=note,
+           changes=[{"field": "户籍地", "old": old.full_name(), "new": to_area.full_name()}])
+    return locked
+
+
+def check_transferable(case: Case) -> None:
+    """A case whose bank file is out cannot be handed over until the bank's return is in."""
+    if case.state == State.IN_PAYMENT:
+        raise Conflict(f"案件 {case.number} 发放中（银行文件已导出），待回盘后再办理迁出")
+
+
+@transaction.atomic
+def transfer_out(actor: Any, case: Case, *, moved_on: date, to_code: str,
+                 note: str = "") -> Case:
+    """The subject moved out of the county: the case ends as 已迁出移交 from ``moved_on``;
+    the receiving county takes it on from the hand-over record."""
+    locked = _moving(actor, case)
+    check_transferable(locked)
+    old_state = locked.state
+    locked.state = State.TRANSFERRED
+    locked.stopped_on = moved_on
+    locked.stop_reason = (note or f"迁出至 {to_code}")[:200]
+    locked.awaiting_role = locked.pending_posting = ""
+    locked.ready_on = locked.due_on = None
+    _bump(locked, "state", "stopped_on", "stop_reason", "awaiting_role", "pending_posting",
+          "ready_on", "due_on")
+    record(actor, "case.transfer_out", locked, person_id=locked.subject_id, case_id=locked.pk,
+           area_code=locked.area.code, old=old_state, new=locked.state, to_code=to_code,
+           stopped_on=moved_on.isoformat(), comment=locked.stop_reason)
+    return locked

@@ -43,6 +43,10 @@ def describe(ev: AuditEvent) -> str:
         parts.append(LEVEL_LABELS.get(str(d["level"]), str(d["level"])))
     if "old" in d and "new" in d:
         parts.append(f"{_state(d['old'])} → {_state(d['new'])}")
+    for change in d.get("changes") or []:  # register changes: old → new, masked at source
+        if isinstance(change, dict):
+            parts.append(f"{change.get('field', '')}：{change.get('old') or '（空）'} → "
+                         f"{change.get('new') or '（空）'}")
     if d.get("reason_codes"):
         parts.append("理由：" + "；".join(reason_labels(list(d["reason_codes"]))))
     for key, label in (("comment", "意见"), ("content", "异议"), ("finding", "核实情况"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from huimin.lib.divisions import Level
@@ -82,6 +83,12 @@ class Person(models.Model):
     area = models.ForeignKey(Area, on_delete=models.PROTECT, verbose_name="户籍地")
     hukou_type = models.CharField("户籍性质", max_length=8, choices=HukouType.choices)
     death_date = models.DateField("死亡日期", null=True, blank=True)
+    death_source = models.CharField("死亡信息来源", max_length=100, blank=True)
+    death_certificate = models.CharField("死亡证明编号", max_length=60, blank=True)
+    # a move out of the county: the person stays on the register of the county it left,
+    # marked moved out, with the destination (a 12-digit division code)
+    moved_out_on = models.DateField("迁出日期", null=True, blank=True)
+    moved_to_code = models.CharField("迁往区划代码", max_length=12, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -154,3 +161,32 @@ class BankAccount(models.Model):
         from huimin.registry.crypto import box
 
         return box().unseal(self.account_sealed)
+
+
+class Handover(models.Model):
+    """A person moved out of the county, with the cases that ended on the move: the record the
+    other county imports (``registry.handover`` writes it as JSON or XLSX)."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="handovers",
+                               verbose_name="人员")
+    from_code = models.CharField("迁出地区划代码", max_length=12)
+    to_code = models.CharField("迁往区划代码", max_length=12)
+    to_name = models.CharField("迁往地", max_length=200, blank=True)
+    moved_on = models.DateField("迁出日期")
+    case_ids = models.JSONField("移交案件", default=list)
+    note = models.CharField("说明", max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name="经办人")
+    created_at = models.DateTimeField("移交时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "迁出移交记录"
+        verbose_name_plural = "迁出移交记录"
+
+    def __str__(self) -> str:
+        return f"移交 {self.pk}"
+
+    @property
+    def number(self) -> str:
+        return f"YJ{self.moved_on:%Y}-{self.pk:05d}"

@@ -27,3 +27,23 @@ def read_snapshot(county: str, path: Path = SNAPSHOT) -> list[tuple[str, str, st
     if not any(r["code"].startswith(county) for r in rows):
         raise ValueError(f"快照中没有区划代码 {county}")
     return sorted((r["code"], r["name"], r["level"]) for r in rows)
+
+
+def lookup(code: str, path: Path = SNAPSHOT) -> tuple[str, str] | None:
+    """(name, level) of a division code in the national snapshot; None if it is unknown."""
+    if len(code) != 12 or not code.isascii() or not code.isdigit():
+        return None
+    table = pq.read_table(path, columns=["code", "name", "level"], filters=[("code", "==", code)])
+    rows = table.to_pylist()
+    if not rows:
+        return None
+    return str(rows[0]["name"]), str(rows[0]["level"])
+
+
+def full_name(code: str, path: Path = SNAPSHOT) -> str:
+    """The names from the province down to this division, joined ("" if unknown)."""
+    codes = [code[:n].ljust(12, "0") for n in (2, 4, 6, 9)] + [code]
+    table = pq.read_table(path, columns=["code", "name"],
+                          filters=[("code", "in", sorted(set(codes)))])
+    names = {r["code"]: r["name"] for r in table.to_pylist()}
+    return "".join(names[c] for c in dict.fromkeys(codes) if c in names)

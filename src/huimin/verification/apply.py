@@ -159,13 +159,13 @@ def _register(actor: Any, e: Effect) -> dict[str, Any]:
     params = e.params or {}
     person = e.person
     if e.event_kind == Kind.DEATH:
-        registry_actions.record_death(  # type: ignore[attr-defined]
+        registry_actions.record_death(
             actor, person, death_date=date.fromisoformat(params["death_date"]),
             source=str(params.get("source", "")), certificate=str(params.get("certificate", "")),
             via="feed", note=e.summary)
         return {"register": "death"}
     if e.event_kind == Kind.MOVE:
-        registry_actions.move_person(  # type: ignore[attr-defined]
+        registry_actions.move_person(
             actor, person, to_code=str(params["to_code"]),
             moved_on=date.fromisoformat(params["moved_on"]), via="feed", note=e.summary)
         return {"register": "move"}

@@ -350,7 +350,11 @@ def propose_for_row(row: FeedRow, person: Person, parsed: Any, hashes: dict[str,
                     persons: dict[str, Person]) -> int:
     values = parsed.values
     if row.kind == Kind.DEATH:
-        return propose_death(person, parsed.event_date, row=row, source=row.source,
+        from huimin.verification.models import Source
+
+        org = values.get("source_org", "")
+        source = f"{Source(row.source).label}比对数据" + (f"（{org}）" if org else "")
+        return propose_death(person, parsed.event_date, row=row, source=source[:100],
                              certificate=values.get("certificate_no", ""))
     if row.kind == Kind.MOVE:
         return propose_move(person, values["to_code"], parsed.event_date, row=row)

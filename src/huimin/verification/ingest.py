@@ -432,6 +432,9 @@ def _match(kind: str, parsed: Parsed, hashes: dict[str, str], persons: dict[str,
         return None, RowStatus.UNMATCHED, NOT_REGISTERED
     if person.name != parsed.name:
         return None, RowStatus.QUARANTINED, str(Quarantine("name", "与登记的姓名不一致"))
+    if person.moved_out_on is not None:
+        return None, RowStatus.QUARANTINED, str(Quarantine(
+            "id_number", f"已于 {person.moved_out_on.isoformat()} 迁出本县，由迁入地处理"))
     if kind == Kind.DEATH:
         assert parsed.event_date is not None
         if parsed.event_date < person.birth_date:

@@ -18,7 +18,8 @@ def on_person_changed(sender: Any, *, person: Any, kind: str, via: str = "",
     if kind == "death" and person.death_date is not None:
         effects.propose_death(person, person.death_date, origin="change_request")
     elif kind == "move" and effective_on is not None:
-        effects.propose_move(person, person.area.code, effective_on, origin="change_request",
+        to_code = person.moved_to_code if person.moved_out_on else person.area.code
+        effects.propose_move(person, to_code, effective_on, origin="change_request",
                              applied=True)
 
 
