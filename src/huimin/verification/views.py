@@ -71,7 +71,9 @@ def index(request: HttpRequest) -> HttpResponse:
     can_load = user_can(request.user, ingest.LOAD_ROLES)
     context: dict[str, Any] = {
         "can_load": can_load, "kinds": Kind.choices, "columns": formats.COLUMNS,
-        "sources": [(k, [(s, Source(s).label) for s in v]) for k, v in formats.SOURCES.items()],
+        "sources": Source.choices, "kind_sources": [
+            (Kind(k).label, "、".join(Source(s).label for s in v))
+            for k, v in formats.SOURCES.items()],
         "can_tokens": user_can(request.user, tokens.TOKEN_ROLES),
     }
     status = 200
