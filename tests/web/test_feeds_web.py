@@ -121,7 +121,8 @@ def test_effects_preview_and_confirm_on_the_web(personas: Personas) -> None:
     assert sa.amount_fen == 180000 and Effect.objects.get(pk=e.pk).status == "confirmed"
     # the household's file (一户一档) shows it
     hh = county.get(reverse("registry:household", args=[fam.mother.household_id]))
-    assert "确认比对处理事项" in hh.content.decode() and "重新核定金额" in hh.content.decode()
+    text = hh.content.decode()
+    assert "比对数据提出处理事项" in text and "确认比对处理事项" in text and "重新核定金额" in text
 
 
 def test_offers_list_for_the_village(personas: Personas, family_a: Any) -> None:
@@ -159,6 +160,13 @@ def _token(personas: Personas, code: str = "445224000000", source: str = "civil_
 def _post(raw: str, body: dict[str, Any]) -> Any:
     return Client().post("/api/feeds/events", body, content_type="application/json",
                          HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+
+def test_token_api_refuses_long_cells(personas: Personas) -> None:
+    _, raw = _token(personas)
+    resp = _post(raw, {"kind": "death", "events": [{"event_id": "A" * 300}]})
+    assert resp.status_code == 400 and "第 1 条「event_id」" in resp.json()["detail"]
+    assert not FeedFile.objects.exists()
 
 
 def test_token_api_ingests(personas: Personas, family_a: Any) -> None:

@@ -71,6 +71,7 @@ ACTION_LABELS = {
     "system.rotate_data_key": "更换数据加密密钥",
     # civil-data feeds (huimin.verification)
     "feed.import": "导入比对数据（死亡、迁移、出生、残疾证）",
+    "feed.effect_propose": "比对数据提出处理事项（待确认）",
     "feed.effect_confirm": "确认比对处理事项",
     "feed.effect_dismiss": "驳回比对处理事项",
     "feed.token_issue": "签发数据接口令牌",

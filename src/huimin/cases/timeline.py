@@ -50,7 +50,7 @@ def describe(ev: AuditEvent) -> str:
     if d.get("reason_codes"):
         parts.append("理由：" + "；".join(reason_labels(list(d["reason_codes"]))))
     for key, label in (("comment", "意见"), ("content", "异议"), ("finding", "核实情况"),
-                       ("name", "文件")):
+                       ("name", "文件"), ("summary", "说明")):
         if d.get(key):
             parts.append(f"{label}：{d[key]}")
     if "amount_fen" in d and isinstance(d["amount_fen"], int):

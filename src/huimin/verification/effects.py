@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from huimin.audit.events import record
 from huimin.cases.models import Case
 from huimin.cases.states import State
 from huimin.errors import ActionError
@@ -109,7 +110,11 @@ def _create(key: str, **fields: Any) -> int:
         return 0
     signature = key.split(":record")[0].split(":" + str(fields["kind"]))[0]
     fields["params"] = {**(fields.get("params") or {}), "signature": signature}
-    Effect.objects.create(key=key[:200], **fields)
+    effect = Effect.objects.create(key=key[:200], **fields)
+    # in the household's file (一户一档) from the moment it is proposed
+    record(None, "feed.effect_propose", effect, person_id=effect.subject_id or effect.person_id,
+           case_id=effect.case_id, area_code=effect.area_code, kind=effect.kind,
+           summary=effect.summary, origin=effect.origin)
     return 1
 
 

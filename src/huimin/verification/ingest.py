@@ -300,6 +300,12 @@ def ingest_events(token: FeedToken, kind: str, events: list[dict[str, Any]]) -> 
         raise Forbidden(f"该令牌的数据来源不能报送{Kind(kind).label}数据")
     if not events or len(events) > formats.API_MAX_EVENTS:
         raise ActionError(f"events：须为 1–{formats.API_MAX_EVENTS} 条")
+    most = formats.LIMITS.max_cell_chars
+    for i, e in enumerate(events, start=1):
+        for k, v in e.items():
+            if len(str(k)) > 40 or len(str(v if v is not None else "")) > most:
+                raise ActionError(f"events 第 {i} 条「{str(k)[:40]}」：超过 "
+                                  f"{formats.LIMITS.max_cell_chars} 个字符")
     head = sorted({str(k).strip().lower() for e in events for k in e})
     rows = [head] + [[_text(e.get(h, e.get(h.upper(), ""))) for h in head] for e in events]
     records = to_records(rows, kind)
