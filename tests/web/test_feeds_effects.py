@@ -280,3 +280,14 @@ def test_birth_enrols_where_the_program_is_automatic(personas: Personas) -> None
     assert AuditEvent.objects.filter(action="case.enrol", case_id=case.pk).exists()
     e.refresh_from_db()
     assert e.applied["enrolled_case"] == case.pk
+
+
+def test_case_effect_refused_once_its_register_change_is_dismissed(personas: Personas,
+                                                                  family_a: Any) -> None:
+    case = childcare_case(personas, family_a)
+    load(personas.county, death_file([_death_row(family_a.child, "2026-03-05")]))
+    apply.dismiss(personas.county, Effect.objects.get(kind="record"), note="死亡信息有误")
+    with pytest.raises(Exception, match="已驳回，不能据此变更案件"):
+        apply.confirm(personas.county, [Effect.objects.get(kind="stop")])
+    case.refresh_from_db()
+    assert case.state == "approved"

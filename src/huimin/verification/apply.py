@@ -147,8 +147,10 @@ def _register_first(actor: Any, e: Effect) -> None:
     if not signature:
         return
     step = (Effect.objects.select_for_update(of=("self",))
-            .filter(key=f"{signature}:record", status=EffectStatus.PROPOSED).first())
-    if step is not None:
+            .filter(key=f"{signature}:record").first())
+    if step is not None and step.status == EffectStatus.DISMISSED:
+        raise Conflict(f"事项 {e.pk}：该事件的登记变更（事项 {step.pk}）已驳回，不能据此变更案件")
+    if step is not None and step.status == EffectStatus.PROPOSED:
         _check(actor, step)
         _confirm_one(actor, step, "随关联事项确认")
 
@@ -231,7 +233,8 @@ def _apply_case(actor: Any, e: Effect) -> dict[str, Any]:
         case.refresh_from_db()
         if case.state == State.TRANSFERRED:
             out["held"] = _hold(actor, case, HeldReason.MOVED, reason, e.from_date)
-        elif case.state not in case_actions.ENDED_STATES and case.state != State.IN_PAYMENT:
+        elif (case.state not in case_actions.ENDED_STATES and case.state != State.IN_PAYMENT
+              and e.new_amount_fen != e.old_amount_fen):  # a local scheme at the destination
             case = case_actions.recalculate_case(actor, case, reason=reason)
             out["amount_fen"] = case.amount_fen
     return out
