@@ -263,13 +263,18 @@ def _offers_for_parents(child: Person, change: Change, *, signature: str, event_
     offer, with the status facts their other cases recorded (never assumed)."""
     today = timezone.localdate()
     made = 0
+    programs: list[Program] | None = None
     for link in child.parent_links.exclude(relation="guardian").select_related("parent__area"):
         parent = link.parent
         recorded: dict[str, Any] = {}
         for facts in (Case.objects.filter(subject=parent).exclude(facts={})
                       .order_by("created_at", "id").values_list("facts", flat=True)):
             recorded.update({k: v for k, v in facts.items() if k in CASE_FACTS})
-        for program in _couple_programs():
+        if not recorded.get("policy_status_confirmed"):
+            continue  # the couple programs need the status a case recorded: never assumed
+        if programs is None:
+            programs = _couple_programs()
+        for program in programs:
             if Case.objects.filter(program=program, subject=parent,
                                    claim_year=today.year).exists():
                 continue
