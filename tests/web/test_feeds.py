@@ -265,3 +265,33 @@ def test_wrong_role_cannot_load(personas: Personas, family_a: Any) -> None:
         with pytest.raises(PermissionDenied):
             load(who, death_file([_death(family_a.child)]))
     assert not FeedFile.objects.exists()
+
+
+def test_key_rotation_reseals_feed_rows_and_duplicates_still_found(
+        personas: Personas, family_a: Any, settings: Any, tmp_path: Any) -> None:
+    import secrets
+
+    from django.core.management import call_command
+
+    from huimin.registry import crypto
+
+    settings.DATA_KEY = settings.DATA_KEY
+    crypto.box.cache_clear()
+    data = death_file([_death(family_a.child)])
+    number = family_a.child.id_number
+    load(personas.county, data)
+    before = FeedRow.objects.get()
+    key_file = tmp_path / "new.key"
+    key_file.write_text(secrets.token_urlsafe(40), encoding="utf-8")
+    try:
+        call_command("rotate_data_key", "--new-key-file", str(key_file), "--actor",
+                     "admin_user")
+        row = FeedRow.objects.get()
+        assert row.raw_sealed != before.raw_sealed and row.raw()["event_id"] == "D1"
+        assert row.id_hash == crypto.id_hash(number) != before.id_hash
+        again = load(personas.county, data)  # the content hash was rebuilt with the key
+        assert again.file.duplicates == 1
+        ev = AuditEvent.objects.get(action="system.rotate_data_key")
+        assert ev.data["feed_rows"] == 1 and ev.data["feed_row_ids"] == 1
+    finally:
+        crypto.box.cache_clear()

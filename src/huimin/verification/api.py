@@ -32,13 +32,13 @@ class FeedBearer(HttpBearer):
         return found
 
 
-class EventsIn(Schema):
+class FeedEventsIn(Schema):
     kind: Literal["death", "move", "birth", "disability"]
     events: Annotated[list[dict[str, Cell]], Field(min_length=1,
                                                    max_length=formats.API_MAX_EVENTS)]
 
 
-class SummaryOut(Schema):
+class FeedSummaryOut(Schema):
     file_id: int
     rows_read: int
     matched: int
@@ -48,7 +48,7 @@ class SummaryOut(Schema):
     effects_proposed: int
 
 
-class FileOut(Schema):
+class FeedFileOut(Schema):
     id: int
     kind: str
     source: str
@@ -62,7 +62,7 @@ class FileOut(Schema):
     effects_proposed: int
 
 
-class EffectOut(Schema):
+class FeedEffectOut(Schema):
     id: int
     event_kind: str
     kind: str
@@ -76,26 +76,26 @@ class EffectOut(Schema):
     summary: str
 
 
-class DecisionIn(Schema):
+class FeedDecisionIn(Schema):
     note: Annotated[str, note_text(500)] = ""
 
 
-def _summary(feed: FeedFile) -> SummaryOut:
-    return SummaryOut(file_id=feed.pk, rows_read=feed.rows_read, matched=feed.matched,
+def _summary(feed: FeedFile) -> FeedSummaryOut:
+    return FeedSummaryOut(file_id=feed.pk, rows_read=feed.rows_read, matched=feed.matched,
                       unmatched=feed.unmatched, quarantined=feed.quarantined,
                       duplicates=feed.duplicates, effects_proposed=feed.effects_proposed)
 
 
-def effect_out(e: Effect) -> EffectOut:
-    return EffectOut(id=e.pk, event_kind=e.event_kind, kind=e.kind, status=e.status,
+def effect_out(e: Effect) -> FeedEffectOut:
+    return FeedEffectOut(id=e.pk, event_kind=e.event_kind, kind=e.kind, status=e.status,
                      case_id=e.case_id, program=e.program.code if e.program else None,
                      claim_year=e.claim_year, from_date=e.from_date,
                      old_amount_fen=e.old_amount_fen, new_amount_fen=e.new_amount_fen,
                      summary=e.summary)
 
 
-@router.post("/feeds/events", response=SummaryOut, auth=FeedBearer())
-def post_events(request: HttpRequest, payload: EventsIn) -> SummaryOut:
+@router.post("/feeds/events", response=FeedSummaryOut, auth=FeedBearer())
+def post_events(request: HttpRequest, payload: FeedEventsIn) -> FeedSummaryOut:
     """A source system's events (the columns of docs/feeds.md as keys), matched only within
     the token's area."""
     token = request.feed_token  # type: ignore[attr-defined]
@@ -103,21 +103,21 @@ def post_events(request: HttpRequest, payload: EventsIn) -> SummaryOut:
     return _summary(summary.file)
 
 
-@router.get("/feeds/files", response=list[FileOut])
-def list_files(request: HttpRequest, page: Query[Page]) -> list[FileOut]:
+@router.get("/feeds/files", response=list[FeedFileOut])
+def list_files(request: HttpRequest, page: Query[Page]) -> list[FeedFileOut]:
     from huimin.verification.views import files_for
 
     qs = files_for(request.user).order_by("-received_at", "-id")[page.offset:
                                                                  page.offset + page.limit]
-    return [FileOut(id=f.pk, kind=f.kind, source=f.source, name=f.name,
+    return [FeedFileOut(id=f.pk, kind=f.kind, source=f.source, name=f.name,
                     received_at=f.received_at, rows_read=f.rows_read, matched=f.matched,
                     unmatched=f.unmatched, quarantined=f.quarantined, duplicates=f.duplicates,
                     effects_proposed=f.effects_proposed) for f in qs]
 
 
-@router.get("/feeds/effects", response=list[EffectOut])
+@router.get("/feeds/effects", response=list[FeedEffectOut])
 def list_effects(request: HttpRequest, page: Query[Page],
-                 status: EffectStatus | None = None) -> list[EffectOut]:
+                 status: EffectStatus | None = None) -> list[FeedEffectOut]:
     qs = apply.effects_for(request.user).order_by("id")
     if status is not None:
         qs = qs.filter(status=status)
@@ -126,16 +126,16 @@ def list_effects(request: HttpRequest, page: Query[Page],
     return [effect_out(e) for e in rows]
 
 
-@router.post("/feeds/effects/{effect_id}/confirm", response=EffectOut)
-def confirm_effect(request: HttpRequest, effect_id: Id, payload: DecisionIn) -> EffectOut:
+@router.post("/feeds/effects/{effect_id}/confirm", response=FeedEffectOut)
+def confirm_effect(request: HttpRequest, effect_id: Id, payload: FeedDecisionIn) -> FeedEffectOut:
     effect = apply.get_effect_for_user(request.user, effect_id)
     require_role(request.user, apply.CONFIRM_ROLES)
     done = apply.confirm(request.user, [effect], note=payload.note)
     return effect_out(done[0])
 
 
-@router.post("/feeds/effects/{effect_id}/dismiss", response=EffectOut)
-def dismiss_effect(request: HttpRequest, effect_id: Id, payload: DecisionIn) -> EffectOut:
+@router.post("/feeds/effects/{effect_id}/dismiss", response=FeedEffectOut)
+def dismiss_effect(request: HttpRequest, effect_id: Id, payload: FeedDecisionIn) -> FeedEffectOut:
     effect = apply.get_effect_for_user(request.user, effect_id)
     require_role(request.user, apply.CONFIRM_ROLES)
     return effect_out(apply.dismiss(request.user, effect, note=payload.note))
