@@ -19,6 +19,8 @@ class PayWorld:
     draft: Any  # built, waiting for release
     failed_line: Any  # failed at the bank, not yet corrected
     new_account: Any  # an account the failed line may be corrected to
+    recovery: Any = None  # part of a paid line to recover (payments.recoveries)
+    write_off: Any = None  # a write-off of it asked for by finance, waiting for approval
 
 
 def _approved(personas: Personas, program: Any, born: date, surname: str) -> Any:
@@ -53,4 +55,24 @@ def payments_world(personas: Personas, program: Any, first_family: Any) -> PayWo
     _approved(personas, program, date(2024, 5, 5), "何")
     draft = _batch(personas, program)
     assert first_family is not None
-    return PayWorld(batch.cycle, batch, draft, line, account)
+    world = PayWorld(batch.cycle, batch, draft, line, account)
+    world.recovery, world.write_off = _recovery(personas, program)
+    return world
+
+
+def _recovery(personas: Personas, program: Any) -> tuple[Any, Any]:
+    """A case paid in its own batch, a part of it recoverable, a write-off requested."""
+    from huimin.payments import recoveries
+
+    fam = _approved(personas, program, date(2024, 6, 6), "罗")
+    paid = _batch(personas, program)
+    pay_actions.release_batch(personas.county, paid)
+    pay_actions.export_batch(personas.finance, paid)
+    pay_actions.import_return(personas.finance, paid, pay_actions.sample_return(paid))
+    rec = recoveries.open_recovery(
+        personas.county, case=paid.lines.get().case, amount_fen=30000,
+        cause=f"{fam.child.name} 户籍迁出，7–12 月不应发放", period_start=date(2026, 7, 1),
+        period_end=date(2026, 12, 31), event_ref="move:E1")
+    request = recoveries.request_write_off(personas.finance, rec, amount_fen=100,
+                                           on_date=date(2026, 6, 15), note="无力退缴")
+    return rec, request

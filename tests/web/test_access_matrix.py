@@ -193,6 +193,30 @@ VIEWS: dict[str, Spec] = {
         "POST", lambda w: reverse("payments:return", args=[w.batch.pk]),
         only(302, ["finance"], {"cadre_a": 404, "cadre_b": 404, "township": 404}),
         data=lambda w: {"file": _file(pay_actions.sample_return(w.batch), "r.csv")}),
+    # recoveries (追回管理): finance records, the county approver and auditors read
+    "payments:recoveries": Spec("GET", lambda w: reverse("payments:recoveries"),
+                                only(200, ["county", "finance", "auditor"])),
+    "payments:recovery": Spec(
+        "GET", lambda w: reverse("payments:recovery", args=[w.pay.recovery.pk]),
+        only(200, ["county", "finance", "auditor"])),
+    "payments:recovery_repay": Spec(
+        "POST", lambda w: reverse("payments:recovery_repay", args=[w.pay.recovery.pk]),
+        only(302, ["finance"]),
+        data=lambda w: {"amount": "10", "date": "2026-06-15", "receipt": "BK1"}),
+    # no later entitlement of the household to offset against: refused with the reason
+    "payments:recovery_offset": Spec(
+        "POST", lambda w: reverse("payments:recovery_offset", args=[w.pay.recovery.pk]),
+        only(400, ["finance"]), data=lambda w: {"amount": "10", "date": "2026-06-15"}),
+    "payments:recovery_write_off": Spec(
+        "POST", lambda w: reverse("payments:recovery_write_off", args=[w.pay.recovery.pk]),
+        only(400, ["finance"]),  # one request is waiting already
+        data=lambda w: {"amount": "10", "date": "2026-06-15", "note": "无力退缴"}),
+    "payments:recovery_approve": Spec(
+        "POST", lambda w: reverse("payments:recovery_approve",
+                                  args=[w.pay.recovery.pk, w.pay.write_off.pk]),
+        only(302, ["county"], {"finance": 400})),  # finance asked for it
+    "payments:recoveries_export": Spec("POST", lambda w: reverse("payments:recoveries_export"),
+                                       only(200, ["county", "finance", "auditor"])),
     "reports:summary": Spec("GET", lambda w: reverse("reports:summary"), ALL_OK),
     "programs:whatif": Spec("POST", lambda w: reverse("programs:whatif"),
                             only(200, ["county", "finance", "auditor"]),

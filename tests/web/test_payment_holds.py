@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.test import Client
+from django.urls import reverse
 
 from huimin.audit.models import AuditEvent
 from huimin.cases.models import Case
@@ -25,7 +27,7 @@ from huimin.payments.models import (
     PaymentCycle,
     PaymentLine,
 )
-from tests.conftest import Personas
+from tests.conftest import PASSWORD, Personas
 from tests.web import test_payments
 from tests.web.test_payments import cycle_of, world
 
@@ -78,6 +80,10 @@ def test_a_waiting_entitlement_is_held_and_released_with_balanced_books(
         case.pk, case.amount_fen, "2026-06-01")
     labels = [e.label for e in case_entries({case.pk: case}, {})]
     assert "暂停发放" in labels
+    client = Client()
+    assert client.login(username="finance", password=PASSWORD)
+    page = client.get(reverse("payments:cycle", args=[cycle.pk])).content.decode()
+    assert "补贴对象已死亡：民政推送死亡信息，待核实（自 2026-06-01）" in page
     # held twice: nothing more
     assert hold_case(personas.county, case, held_reason="died", reason="再次", from_date=DAY) == 0
     # a batch leaves the held case out
@@ -109,7 +115,11 @@ def test_a_line_in_a_draft_or_released_batch_is_taken_out_and_the_totals_follow(
         2, w.cases[1].amount_fen + w.cases[2].amount_fen)
     assert not PaymentLine.objects.filter(case=out).exists()
     assert Case.objects.get(pk=out.pk).state == State.APPROVED
-    assert AuditEvent.objects.get(action="payment.hold").data["line"].startswith(batch.number)
+    ev = AuditEvent.objects.get(action="payment.hold")
+    assert ev.data["line"].startswith(batch.number)
+    assert (ev.data["old"], ev.data["new"]) == ("in_payment", "approved")
+    [held] = [e for e in case_entries({out.pk: out}, {}) if e.action == "payment.hold"]
+    assert "发放中 → 已确认，待发放" in held.detail
     books_agree(cycle)
     pay.release_batch(personas.county, batch)
     assert hold_case(personas.admin, released_out, held_reason=HeldReason.SUSPENDED,

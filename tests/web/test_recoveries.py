@@ -295,3 +295,30 @@ def test_reconciliation_lists_a_recovery_whose_movements_disagree(personas: Pers
     causes = [v.cause for v in reconcile.reconcile(p.cycle).variances]
     assert "已追回及核销金额与追回记录合计不符" in causes
     assert any("总账与明细账" in c for c in causes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_overpayments_become_recoveries_when_migrating(personas: Personas) -> None:
+    """Migration 0005 turns each Overpayment row into a recovery of its whole line."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tests.web.cases_helpers import restore_reference_data
+
+    restore_reference_data()  # a transactional test starts from a flushed database
+    p = paid_world(personas)
+    before = ("payments", "0004_holds_and_recovery_accounts")
+    after = ("payments", "0005_recoveries_generalise_overpayments")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    old.get_model("payments", "Overpayment").objects.create(
+        line_id=p.line.pk, amount_fen=p.line.amount_fen, reason="2026-03-01 已死亡",
+        actor_id=personas.finance.pk)
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+    rec = Recovery.objects.get()
+    assert (rec.line_id, rec.case_id, rec.cycle_id, rec.amount_fen, rec.cause) == (
+        p.line.pk, p.case.pk, p.cycle.pk, p.line.amount_fen, "2026-03-01 已死亡")
+    assert (rec.period_start, rec.period_end, rec.state, rec.opened_by_id) == (
+        date(2026, 1, 1), date(2026, 12, 31), RecoveryState.OPEN, personas.finance.pk)

@@ -242,5 +242,147 @@ def reconcile_cmd(
     raise typer.Exit(0 if report.all_ok else 1)
 
 
+# ---------------------------------------------------------------------------------------------
+# Recoveries (追回)
+
+METHODS = {"repayment": "repayment", "offset": "offset", "write-off": "write_off"}
+
+
+def _recovery(actor: Any, pk: int, roles: Any = None) -> Any:
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from huimin.payments.recoveries import READERS, get_recovery_for_user
+
+    try:
+        return get_recovery_for_user(actor, pk, roles=roles or READERS)
+    except Http404:
+        err.print(f"应追回款项 {pk} 不存在或不在您的管辖范围内")
+        raise typer.Exit(2) from None
+    except PermissionDenied as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command("recoveries")
+def recoveries_cmd(
+    user: str = typer.Option(..., "--user", help="用户名（财务、县级审批、审计）"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 列表输出"),
+) -> None:
+    """List the recoveries (追回) of the user's areas: amount, recovered, balance, cause."""
+    _setup()
+    import json
+
+    from huimin.audit.events import record_reads
+    from huimin.payments.recoveries import READERS, recoveries_for, row
+
+    actor = _user(user)
+    if actor.role not in READERS:
+        err.print("[red]您的角色不能查看追回台账[/red]")
+        raise typer.Exit(2)
+    recs = list(recoveries_for(actor).select_related("case__subject__area").order_by("id"))
+    record_reads(actor, "recovery.list", [r.case.subject for r in recs], via="cli")
+    rows = [row(r) for r in recs]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table("id", "编号", "案件", "补贴对象", "应追回", "已追回", "已核销", "余额", "状态",
+                  "原因", title="追回台账")
+    for r in rows:
+        table.add_row(str(r["id"]), r["number"], r["case"], r["subject"], r["amount_yuan"],
+                      r["recovered_yuan"], r["written_off_yuan"], r["balance_yuan"],
+                      "已结清" if r["state"] == "closed" else "追回中", r["cause"])
+    console.print(table)
+
+
+@app.command("record-recovery")
+def record_recovery(
+    user: str = typer.Option(..., "--user", help="财务人员用户名"),
+    recovery: int = typer.Option(..., "--recovery", help="应追回款项 id"),
+    amount: str = typer.Option(..., "--amount", help="金额（元，最多两位小数）"),
+    day: str = typer.Option(..., "--date", help="日期 YYYY-MM-DD（不晚于今天）"),
+    method: str = typer.Option("repayment", "--method",
+                               help="repayment（退缴）| offset（抵扣）| write-off（核销申请）"),
+    receipt: str = typer.Option("", "--receipt", help="银行回单号（退缴时必填）"),
+    entitlement: int = typer.Option(0, "--entitlement",
+                                    help="抵扣的应发明细 id（抵扣时；同户只有一笔可抵扣时可省略）"),
+    note: str = typer.Option("", "--note", help="说明（核销时必填：核销理由）"),
+) -> None:
+    """Record a repayment, an offset or a write-off request against a recovery.
+
+    Exit 0 when recorded, 1 when refused (the reason is printed), 2 for an unknown user or
+    recovery. A write-off is a request: a second person approves it (approve-write-off)."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.lib.money import InvalidAmount, fen_to_yuan, yuan_to_fen
+    from huimin.payments import recoveries as rec_actions
+    from huimin.payments.models import Entitlement
+
+    actor = _user(user)
+    rec = _recovery(actor, recovery, rec_actions.RECORD_ROLES)
+    if method not in METHODS:
+        err.print(f"[red]方式：「{method}」应为 repayment、offset 或 write-off[/red]")
+        raise typer.Exit(1)
+    try:
+        fen = yuan_to_fen(amount)
+    except InvalidAmount:
+        err.print(f"[red]金额：「{amount[:20]}」不是有效的金额（元，最多两位小数）[/red]")
+        raise typer.Exit(1) from None
+    try:
+        on = date.fromisoformat(day)
+    except ValueError:
+        err.print(f"[red]日期：「{day[:20]}」应为 YYYY-MM-DD[/red]")
+        raise typer.Exit(1) from None
+    try:
+        if METHODS[method] == "repayment":
+            mv = rec_actions.record_repayment(actor, rec, amount_fen=fen, on_date=on,
+                                              receipt=receipt, note=note)
+        elif METHODS[method] == "offset":
+            targets = rec_actions.offset_targets(rec)
+            chosen = [e for e in targets if e.pk == entitlement] if entitlement else targets
+            if len(chosen) != 1:
+                listed = "、".join(f"{e.pk}（{e.case.number}）" for e in targets) or "无"
+                err.print(f"[red]抵扣的应发：请用 --entitlement 指定同户尚未纳入批次的应发明细，"
+                          f"可选 {listed}[/red]")
+                raise typer.Exit(1)
+            mv = rec_actions.record_offset(actor, rec, amount_fen=fen, on_date=on,
+                                           entitlement=Entitlement.objects.get(pk=chosen[0].pk),
+                                           note=note)
+        else:
+            mv = rec_actions.request_write_off(actor, rec, amount_fen=fen, on_date=on, note=note)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    rec.refresh_from_db()
+    state = "待另一人审批" if mv.status == "requested" else "已入账"
+    console.print(f"{rec.number}：{mv.get_method_display()} {fen_to_yuan(mv.amount_fen)} 元"
+                  f"{state}（记录 id {mv.pk}），余额 {fen_to_yuan(rec.balance_fen)} 元")
+
+
+@app.command("approve-write-off")
+def approve_write_off_cmd(
+    user: str = typer.Option(..., "--user", help="审批人用户名（财务或县级审批，非申请人）"),
+    movement: int = typer.Option(..., "--movement", help="核销申请的记录 id"),
+) -> None:
+    """Approve a requested write-off (never by the person who asked for it)."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.lib.money import fen_to_yuan
+    from huimin.payments import recoveries as rec_actions
+    from huimin.payments.models import RecoveryMovement
+
+    actor = _user(user)
+    mv = _get(RecoveryMovement, movement, "核销申请")
+    rec = _recovery(actor, mv.recovery_id, rec_actions.APPROVE_ROLES)
+    try:
+        rec_actions.approve_write_off(actor, mv)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    rec.refresh_from_db()
+    console.print(f"{rec.number}：核销 {fen_to_yuan(mv.amount_fen)} 元已审批，"
+                  f"余额 {fen_to_yuan(rec.balance_fen)} 元")
+
+
 if __name__ == "__main__":
     app()

@@ -98,6 +98,7 @@ def hold_case(actor: Any, case: Case, *, held_reason: str, reason: str,
             .filter(case_id=case.pk, live=True).first())
     now = _now()
     taken_out = ""
+    moved: dict[str, str] = {}
     if live is not None:
         if live.status != LineStatus.PENDING or live.batch.state not in NOT_SENT:
             return 0  # at the bank or paid: not held here (a recovery if not due)
@@ -115,9 +116,10 @@ def hold_case(actor: Any, case: Case, *, held_reason: str, reason: str,
                     moves=[(A.PAYABLE, A.IN_BANK, amount)])
         # back to where the batch took it from, unless a change of life moved it already
         earlier = PaymentLine.objects.filter(case_id=case.pk, status__in=NOT_PAID).exists()
-        Case.objects.filter(pk=case.pk, state=State.IN_PAYMENT).update(
-            state=State.PAYMENT_FAILED if earlier else State.APPROVED,
-            version=case.version + 1, updated_at=now)
+        back = State.PAYMENT_FAILED if earlier else State.APPROVED
+        if Case.objects.filter(pk=case.pk, state=State.IN_PAYMENT).update(
+                state=back, version=case.version + 1, updated_at=now):
+            moved = {"old": str(State.IN_PAYMENT), "new": str(back)}
     elif PaymentLine.objects.filter(case_id=case.pk, status__in=NOT_PAID,
                                     correction__isnull=True).exists():
         return 0  # failed and not corrected: the money waits in 发放失败待重发
@@ -138,7 +140,7 @@ def hold_case(actor: Any, case: Case, *, held_reason: str, reason: str,
     record(actor, "payment.hold", ent, person_id=case.subject_id, case_id=case.pk,
            area_code=cycle.area.code, cycle=cycle.pk, amount_fen=ent.amount_fen,
            **{"from": "payable"}, held_reason=held_reason, reason=reason[:200],
-           from_date=from_date.isoformat(), line=taken_out)
+           from_date=from_date.isoformat(), line=taken_out, **moved)
     return 1
 
 

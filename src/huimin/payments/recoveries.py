@@ -87,6 +87,8 @@ def row(rec: Recovery) -> dict[str, Any]:
         "amount_yuan": fen_to_yuan(rec.amount_fen), "recovered_yuan": fen_to_yuan(recovered),
         "written_off_yuan": fen_to_yuan(sums[RecoveryMethod.WRITE_OFF]),
         "balance_yuan": fen_to_yuan(rec.balance_fen), "cause": rec.cause,
+        "amount_fen": rec.amount_fen, "recovered_fen": recovered,
+        "written_off_fen": sums[RecoveryMethod.WRITE_OFF], "balance_fen": rec.balance_fen,
         "event_ref": rec.event_ref, "period_start": rec.period_start.isoformat(),
         "period_end": rec.period_end.isoformat(), "state": rec.state,
         "pending_write_off": any(mv.status == MovementStatus.REQUESTED

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huimin.payments import views
+from huimin.payments import recovery_views, views
 
 app_name = "payments"
 urlpatterns = [
@@ -16,4 +16,14 @@ urlpatterns = [
     path("<int:pk>/bank-file", views.batch_download, name="download"),
     path("<int:pk>/return/", views.batch_return, name="return"),
     path("lines/<int:pk>/correct/", views.line_correct, name="correct"),
+    # recoveries (追回管理)
+    path("recoveries/", recovery_views.recovery_list, name="recoveries"),
+    path("recoveries/export/", recovery_views.recovery_export, name="recoveries_export"),
+    path("recoveries/<int:pk>/", recovery_views.recovery_detail, name="recovery"),
+    path("recoveries/<int:pk>/repay/", recovery_views.recovery_repay, name="recovery_repay"),
+    path("recoveries/<int:pk>/offset/", recovery_views.recovery_offset, name="recovery_offset"),
+    path("recoveries/<int:pk>/write-off/", recovery_views.recovery_write_off,
+         name="recovery_write_off"),
+    path("recoveries/<int:pk>/write-offs/<int:mv>/approve/", recovery_views.recovery_approve,
+         name="recovery_approve"),
 ]

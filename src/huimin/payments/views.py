@@ -115,7 +115,8 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 
 def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
             **extra: Any) -> HttpResponse:
-    lines = (batch.lines.select_related("batch", "case", "correction", "bank_account")
+    lines = (batch.lines.select_related("batch", "case", "correction", "bank_account",
+                                        "entitlement")
              .order_by("seq"))
     attention = lines.filter(status__in=NOT_PAID, correction__isnull=True)
     accounts: dict[int, list[BankAccount]] = {}
