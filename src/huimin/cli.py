@@ -17,6 +17,9 @@ registry_app = typer.Typer(
     help="人口登记：区划、身份证号码校验、合成数据、导入", no_args_is_help=True
 )
 app.add_typer(registry_app, name="registry")
+from huimin.registry.cli import app as changes_app  # noqa: E402
+
+registry_app.add_typer(changes_app, name="changes")
 from huimin.rules.cli import app as rules_app  # noqa: E402
 
 app.add_typer(rules_app, name="rules")

@@ -38,6 +38,8 @@ class World:
     batch: Any  # an exported batch
     cases: Any = None  # rural-reward cases at each review step (cases_helpers.CasesWorld)
     pay: PayWorld | None = None  # cycle, draft batch, failed line (payments_helpers)
+    change: Any = None  # a register change request waiting for the township (identity)
+    handover: Any = None  # the hand-over record of a person moved out of the county
 
 
 @pytest.fixture
@@ -59,7 +61,17 @@ def world(personas: Personas, settings: Any, tmp_path: Any) -> Any:
         submitted = case_actions.submit_application(
             personas.cadre_a, program=program, subject=fam2.child, claim_year=2026,
             applicant=fam2.mother, bank_account=fam2.account)
-        yield World(fam.child, submitted, batch, cases=matrix_world(personas), pay=pay)
+        from huimin.registry import actions as registry_actions
+        from huimin.registry import changes
+
+        change = changes.submit_change(
+            personas.cadre_a, kind="identity", person=fam.child, reason="户口簿姓名有误",
+            values={"name": "林小玉"}, evidence=(PNG, "户口簿.png"))
+        leaving = make_family(personas.cadre_a, VILLAGE_A, date(2023, 3, 3), surname="冯")
+        registry_actions.move_person(personas.cadre_a, leaving.father, to_code="445222102201",
+                                     moved_on=date(2026, 6, 1))
+        yield World(fam.child, submitted, batch, cases=matrix_world(personas), pay=pay,
+                    change=change, handover=leaving.father.handovers.get())
 
 
 def _file(data: bytes, name: str) -> io.BytesIO:
@@ -218,6 +230,31 @@ VIEWS: dict[str, Spec] = {
     "payments:recoveries_export": Spec("POST", lambda w: reverse("payments:recoveries_export"),
                                        only(200, ["county", "finance", "auditor"])),
     "reports:summary": Spec("GET", lambda w: reverse("reports:summary"), ALL_OK),
+    # register change requests
+    "registry:person_change_new": Spec(
+        "GET", lambda w: reverse("registry:person_change_new", args=[w.person.pk]),
+        only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),
+    "registry:household_change_new": Spec(
+        "GET", lambda w: reverse("registry:household_change_new", args=[w.cases.household.pk]),
+        only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),
+    "registry:changes": Spec("GET", lambda w: reverse("registry:changes") + "?status=all",
+                             ALL_OK),
+    "registry:change": Spec("GET", lambda w: reverse("registry:change", args=[w.change.pk]),
+                            {**ALL_OK, "cadre_b": 404}),
+    "registry:change_confirm": Spec(
+        "POST", lambda w: reverse("registry:change_confirm", args=[w.change.pk]),
+        only(302, ["township", "county"], {"cadre_b": 404})),
+    "registry:change_reject": Spec(
+        "POST", lambda w: reverse("registry:change_reject", args=[w.change.pk]),
+        only(302, ["township", "county"], {"cadre_b": 404}), data=lambda w: {"reason": "不符"}),
+    "registry:change_evidence": Spec(
+        "GET", lambda w: reverse("registry:change_evidence", args=[w.change.pk]),
+        {**ALL_OK, "cadre_b": 404}),
+    "registry:handover_import": Spec("GET", lambda w: reverse("registry:handover_import"),
+                                     only(200, ["cadre_a", "cadre_b", "township"])),
+    "registry:handover": Spec(
+        "GET", lambda w: reverse("registry:handover", args=[w.handover.pk, "json"]),
+        only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),
     "programs:whatif": Spec("POST", lambda w: reverse("programs:whatif"),
                             only(200, ["county", "finance", "auditor"]),
                             data=lambda w: {"program": "childcare-subsidy", "years": "2026",
@@ -347,6 +384,22 @@ API: dict[tuple[str, str], Spec] = {
         "POST", lambda w: f"/api/feeds/effects/{feeds_world(w).offer.pk}/dismiss",
         only(200, ["county"], {"cadre_b": 404}), data=lambda w: {"note": "已联系"},
         json=True),
+    ("POST", "/api/registry/changes"): Spec(
+        "POST", lambda w: "/api/registry/changes",
+        only(201, ["cadre_a", "township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"kind": "death", "person_id": w.person.pk, "reason": "卫健局通报",
+                        "values": {"death_date": "2026-06-01", "source": "卫健局"}},
+        json=True),
+    ("GET", "/api/registry/changes"): Spec("GET", lambda w: "/api/registry/changes", ALL_OK),
+    ("GET", "/api/registry/changes/{change_id}"): Spec(
+        "GET", lambda w: f"/api/registry/changes/{w.change.pk}", {**ALL_OK, "cadre_b": 404}),
+    ("POST", "/api/registry/changes/{change_id}/confirm"): Spec(
+        "POST", lambda w: f"/api/registry/changes/{w.change.pk}/confirm",
+        only(200, ["township", "county"], {"cadre_b": 404})),
+    ("POST", "/api/registry/changes/{change_id}/reject"): Spec(
+        "POST", lambda w: f"/api/registry/changes/{w.change.pk}/reject",
+        only(200, ["township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"reason": "不符"}, json=True),
 }
 IGNORED_NAMESPACES = {"admin", "api"}
 IGNORED_NAMES = {"login", "logout"}

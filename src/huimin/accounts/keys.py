@@ -76,21 +76,43 @@ def _reseal(col: SealedColumn, old: SecretBox, new: SecretBox) -> int:
         last = rows[-1].pk
 
 
+def _reseal_change_secrets(old: SecretBox, new: SecretBox) -> int:
+    """The full identity or card numbers kept sealed in change requests (no hash beside)."""
+    from huimin.registry.models import ChangeRequest
+
+    rows = list(ChangeRequest.objects.exclude(secret_sealed="").only("pk", "secret_sealed"))
+    for row in rows:
+        row.secret_sealed = new.seal(old.unseal(row.secret_sealed))
+    ChangeRequest.objects.bulk_update(rows, ["secret_sealed"], batch_size=CHUNK)
+    return len(rows)
+
+
+def _sealed_files() -> list[tuple[str, str, str]]:
+    """(what, path, context) of every file sealed at rest: case documents and the evidence
+    of register change requests (both start with the same magic)."""
+    from huimin.cases.models import CaseDocument
+    from huimin.registry.models import ChangeRequest
+
+    files = [(f"申请材料 {doc.pk}", doc.file.path, doc._context())
+             for doc in CaseDocument.objects.filter(sealed=True).iterator()]
+    files += [(f"变更申请 {req.pk} 的证明材料", req.evidence.path, req._context())
+              for req in ChangeRequest.objects.exclude(evidence_stored="").iterator()]
+    return files
+
+
 def _reseal_documents(old: SecretBox, new: SecretBox) -> list[tuple[str, str]]:
     """Write each sealed case document again under the new key beside the old file; the
     caller puts the new files in place once the database has committed (and removes them
     if it has not). Returns (new file, final path) pairs."""
-    from huimin.cases.models import SEALED_MAGIC, CaseDocument
+    from huimin.cases.models import SEALED_MAGIC
 
     staged: list[tuple[str, str]] = []
     try:
-        for doc in CaseDocument.objects.filter(sealed=True).iterator():
-            context = doc._context()
-            path = doc.file.path
+        for what, path, context in _sealed_files():
             with open(path, "rb") as fh:
                 blob = fh.read()
             if not blob.startswith(SEALED_MAGIC):
-                raise ValueError(f"申请材料 {doc.pk} 的文件不是加密存储的格式")
+                raise ValueError(f"{what} 的文件不是加密存储的格式")
             data = old.unseal_bytes(blob[len(SEALED_MAGIC):], context)
             tmp = path + ".rekey"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -123,8 +145,11 @@ def rotate_data_key(new_key: str, *, actor: Any = None) -> dict[str, Any]:
     try:
         with transaction.atomic():
             counts = {name: _reseal(col, old, new) for name, col in _columns().items()}
+            counts["change_requests"] = _reseal_change_secrets(old, new)
             staged = _reseal_documents(old, new)
-            counts["case_documents"] = len(staged)
+            counts["change_evidence"] = sum(1 for what, _, _ in _sealed_files()
+                                            if what.startswith("变更申请"))
+            counts["case_documents"] = len(staged) - counts["change_evidence"]
             new_print = fingerprint(new)
             summary: dict[str, Any] = {**counts, "old_key": fingerprint(old),
                                        "new_key": new_print}

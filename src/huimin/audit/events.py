@@ -101,6 +101,23 @@ ACTION_LABELS = {
     "person.move": "迁移登记",
     "case.move": "案件随户籍迁移",
     "case.transfer_out": "迁出本县，案件移交",
+    "case.account": "更换案件收款账户",
+    "person.identity": "更正身份信息",
+    "person.parent_link": "登记亲子关系",
+    "person.parent_unlink": "解除亲子关系",
+    "person.replace_account": "更换银行账户",
+    "person.deactivate_account": "停用银行账户",
+    "household.head": "变更户主",
+    "household.member_add": "增加户成员",
+    "household.member_remove": "减少户成员",
+    "household.split": "分户",
+    "household.merge": "合户",
+    "change.submit": "提交变更申请",
+    "change.confirm": "确认变更申请（生效）",
+    "change.reject": "驳回变更申请",
+    "change.evidence_view": "查看变更证明材料",
+    "handover.download": "下载迁出移交记录",
+    "handover.import": "导入迁入移交记录",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

@@ -860,3 +860,25 @@ def transfer_out(actor: Any, case: Case, *, moved_on: date, to_code: str,
            area_code=locked.area.code, old=old_state, new=locked.state, to_code=to_code,
            stopped_on=moved_on.isoformat(), comment=locked.stop_reason)
     return locked
+
+
+# Accounts
+# An account replaced through a register change: the open cases paid into it are paid into
+# the new one from now on (lines already made keep theirs; payments corrects a failed line).
+
+@transaction.atomic
+def change_account(actor: Any, case: Case, account: BankAccount, *, note: str = "") -> Case:
+    if getattr(actor, "role", None) not in MOVE_ROLES:
+        raise Forbidden("您的角色不能更改案件的收款账户")
+    _check_area(actor, case)
+    locked = _lock(case.pk, None)
+    if account.person_id not in (locked.subject_id, locked.applicant_id) or not account.active:
+        raise ActionError("收款账户：须为申请人或补贴对象的有效账户")
+    old = locked.bank_account
+    locked.bank_account = account
+    _bump(locked, "bank_account")
+    record(actor, "case.account", locked, person_id=locked.subject_id, case_id=locked.pk,
+           area_code=locked.area.code, comment=note,
+           changes=[{"field": "收款账户", "old": old.account_masked if old else "",
+                     "new": account.account_masked}])
+    return locked

@@ -18,7 +18,8 @@ from huimin.registry.models import Household, Person
 
 #: reading a record is logged, but it is not something done for the household
 NOT_IN_FILE = ("person.view", "case.document_view", "case.letter", "notice.print",
-               "person.list", "person.search", "case.view",  # reads, not steps of the file
+               "person.list", "person.search", "case.view", "change.evidence_view",
+               "handover.download",  # reads, not steps of the file
                "recovery.list", "recovery.view", "recovery.export")
 
 
@@ -44,6 +45,8 @@ def describe(ev: AuditEvent) -> str:
         parts.append(LEVEL_LABELS.get(str(d["level"]), str(d["level"])))
     if "old" in d and "new" in d:
         parts.append(f"{_state(d['old'])} → {_state(d['new'])}")
+    if d.get("number") and str(d["number"]).startswith("BG"):  # a change request
+        parts.append(f"变更申请 {d['number']}")
     for change in d.get("changes") or []:  # register changes: old → new, masked at source
         if isinstance(change, dict):
             parts.append(f"{change.get('field', '')}：{change.get('old') or '（空）'} → "

@@ -20,6 +20,7 @@ from huimin.registry.validation import (
     FieldError,
     check_account,
     check_bank_name,
+    check_card,
     check_death_date,
     check_id,
     check_name,
@@ -311,3 +312,366 @@ def move_person(actor: Any, person: Person, *, to_code: str, moved_on: date,
            changes=[{"field": "户籍地", "old": old["area_name"], "new": new["area_name"]}])
     _changed(actor, locked, "move", effective_on=moved_on, via=via, old=old, new=new)
     return locked
+
+
+# ------------------------------------------------------------------------ identity
+
+IDENTITY_ROLES = DEATH_ROLES
+CHANGE_ROLES = ("village_cadre", "township_reviewer", "county_approver", "admin")
+IDENTITY_LABELS = {"name": "姓名", "birth_date": "出生日期", "sex": "性别",
+                   "id_number": "身份证号码"}
+
+
+def _editable(actor: Any, person: Person, roles: tuple[str, ...], what: str) -> Person:
+    if getattr(actor, "role", None) not in roles:
+        raise Forbidden(f"您的角色不能办理{what}")
+    locked = _lock_person(person)
+    if not in_user_area(actor, locked.area.code):
+        raise Forbidden("该人员不在您的管辖范围内")
+    _in_register(locked)
+    return locked
+
+
+@transaction.atomic
+def correct_identity(actor: Any, person: Person, *, name: str | None = None,
+                     birth_date: date | None = None, sex: str | None = None,
+                     id_number: str | None = None, via: str = "change_request",
+                     note: str = "") -> Person:
+    """Correct a name, birth date, sex or identity number (None: unchanged). The identity
+    number is checked (GB 11643) against the birth date and sex as they will stand."""
+    locked = _editable(actor, person, IDENTITY_ROLES, "身份信息更正")
+    today = timezone.localdate()
+    new_birth = birth_date if birth_date is not None else locked.birth_date
+    new_sex = sex if sex is not None else locked.sex
+    try:
+        new_name = check_name(name) if name is not None else locked.name
+        if new_sex not in ("M", "F"):
+            raise FieldError("性别", "应为 男 或 女")
+        if new_birth > today:
+            raise FieldError("出生日期", "晚于今天")
+        number = check_id(id_number if id_number is not None else locked.id_number,
+                          birth_date=new_birth, sex=new_sex, today=today)
+        check_death_date(locked.death_date, birth=new_birth, today=today,
+                         column="出生日期（与已登记的死亡日期）")
+    except FieldError as exc:
+        raise _field(exc) from None
+    old = {"name": locked.name, "birth_date": locked.birth_date.isoformat(),
+           "sex": locked.get_sex_display(), "id_number": locked.id_masked}
+    fields = ["name", "birth_date", "sex"]
+    if number.value != locked.id_number:
+        hashed = id_hash(number.value)
+        if Person.objects.filter(id_hash=hashed).exclude(pk=locked.pk).exists():
+            here = registered(actor, [hashed])[0]
+            raise ActionError(f"身份证号码：{ID_HERE if here else ID_ELSEWHERE}")
+        for key, value in seal_id(number.value).items():
+            setattr(locked, key, value)
+        fields += ["id_hash", "id_sealed", "id_masked"]
+    locked.name, locked.birth_date, locked.sex = new_name, new_birth, new_sex
+    new = {"name": locked.name, "birth_date": new_birth.isoformat(),
+           "sex": locked.get_sex_display(), "id_number": locked.id_masked}
+    if old == new and number.value == person.id_number:
+        raise ActionError("更正内容：与现登记内容相同，没有需要更正的项目")
+    locked.save(update_fields=fields)
+    changes = changes_list(IDENTITY_LABELS, old, new)
+    if "id_hash" in fields and not any(c["field"] == "身份证号码" for c in changes):
+        changes.append({"field": "身份证号码", "old": old["id_number"], "new": new["id_number"]})
+    record(actor, "person.identity", locked, person_id=locked.pk, area_code=locked.area.code,
+           via=via, comment=note, changes=changes)
+    _changed(actor, locked, "identity", effective_on=None, via=via, old=old, new=new)
+    return locked
+
+
+# ------------------------------------------------------------------------ households
+
+def _household_locked(actor: Any, household: Household) -> Household:
+    if getattr(actor, "role", None) not in CHANGE_ROLES:
+        raise Forbidden("您的角色不能办理户籍变更")
+    locked = Household.objects.select_for_update(of=("self",)).select_related("area").get(
+        pk=household.pk)
+    if not in_user_area(actor, locked.area.code):
+        raise Forbidden("该户不在您的管辖范围内")
+    return locked
+
+
+def _living(household: Household) -> Any:
+    return household.members.filter(moved_out_on=None)
+
+
+def _household_event(actor: Any, action: str, household: Household, person: Person | None,
+                     via: str, note: str, changes: list[dict[str, str]], **data: Any) -> None:
+    record(actor, action, household, person_id=person.pk if person else None,
+           area_code=household.area.code, via=via, comment=note, household=household.number,
+           changes=changes, **data)
+    if person is not None:
+        _changed(actor, person, "household", effective_on=None, via=via,
+                 old={c["field"]: c["old"] for c in changes},
+                 new={c["field"]: c["new"] for c in changes})
+
+
+def _member_of(household: Household, person: Person, column: str = "成员") -> Person:
+    locked = _lock_person(person)
+    if locked.household_id != household.pk:
+        raise ActionError(f"{column}：{locked.name} 不是户 {household.number} 的成员")
+    return locked
+
+
+@transaction.atomic
+def set_head(actor: Any, household: Household, person: Person, *,
+             via: str = "change_request", note: str = "") -> Household:
+    hh = _household_locked(actor, household)
+    head = _member_of(hh, person, "户主")
+    if head.death_date is not None or head.moved_out_on is not None:
+        raise ActionError(f"户主：{head.name} 已死亡或已迁出，不能作为户主")
+    if hh.head_id == head.pk:
+        raise ActionError(f"户主：{head.name} 已是户主")
+    old = hh.head.name if hh.head else ""
+    hh.head = head
+    hh.save(update_fields=["head"])
+    _household_event(actor, "household.head", hh, head, via, note,
+                     [{"field": "户主", "old": old, "new": head.name}])
+    return hh
+
+
+@transaction.atomic
+def add_member(actor: Any, household: Household, person: Person, *,
+               via: str = "change_request", note: str = "") -> Household:
+    hh = _household_locked(actor, household)
+    member = _lock_person(person)
+    if not in_user_area(actor, member.area.code):
+        raise Forbidden("该人员不在您的管辖范围内")
+    _in_register(member)
+    if member.household_id == hh.pk:
+        raise ActionError(f"成员：{member.name} 已是本户成员")
+    if member.household_id is not None:
+        raise ActionError(f"成员：{member.name} 已在户 {member.household} 中，"
+                          "请先办理减少户成员或分户")
+    if member.area_id != hh.area_id:
+        raise ActionError(f"成员：{member.name} 的户籍地不是{hh.area.name}，请先办理迁移")
+    member.household = hh
+    member.save(update_fields=["household"])
+    _household_event(actor, "household.member_add", hh, member, via, note,
+                     [{"field": "户号", "old": "", "new": hh.number}])
+    return hh
+
+
+@transaction.atomic
+def remove_member(actor: Any, household: Household, person: Person, *,
+                  via: str = "change_request", note: str = "") -> Household:
+    hh = _household_locked(actor, household)
+    member = _member_of(hh, person)
+    member.household = None
+    member.save(update_fields=["household"])
+    if hh.head_id == member.pk:
+        hh.head = None
+        hh.save(update_fields=["head"])
+    _household_event(actor, "household.member_remove", hh, member, via, note,
+                     [{"field": "户号", "old": hh.number, "new": ""}])
+    return hh
+
+
+@transaction.atomic
+def split_household(actor: Any, household: Household, members: list[Person], *,
+                    address: str = "", via: str = "change_request",
+                    note: str = "") -> Household:
+    """分户: these members leave for a new household of the same village (the first one is
+    its head); at least one member stays."""
+    from huimin.registry.importer import next_household_number
+
+    hh = _household_locked(actor, household)
+    if not members:
+        raise ActionError("分出成员：请至少选择一人")
+    moving = [_member_of(hh, p, "分出成员") for p in members]
+    staying = _living(hh).exclude(pk__in=[p.pk for p in moving])
+    if not staying.exists():
+        raise ActionError("分出成员：不能把全部成员分出，原户至少应留一人")
+    try:
+        address = check_text(address, "住址", 200, required=False)
+    except FieldError as exc:
+        raise _field(exc) from None
+    list(Area.objects.select_for_update().filter(pk=hh.area_id))
+    new = Household.objects.create(number=next_household_number(hh.area), area=hh.area,
+                                   address=address or hh.address, hukou_type=hh.hukou_type,
+                                   head=moving[0])
+    Person.objects.filter(pk__in=[p.pk for p in moving]).update(household=new)
+    if hh.head_id in {p.pk for p in moving}:
+        hh.head = None
+        hh.save(update_fields=["head"])
+    for p in moving:
+        _household_event(actor, "household.split", hh, p, via, note,
+                         [{"field": "户号", "old": hh.number, "new": new.number}],
+                         new_household=new.number)
+    return new
+
+
+@transaction.atomic
+def merge_households(actor: Any, household: Household, into: Household, *,
+                     via: str = "change_request", note: str = "") -> Household:
+    """合户: every member of ``household`` joins ``into`` (same village); the emptied
+    household stays on the register, with its history."""
+    hh = _household_locked(actor, household)
+    target = _household_locked(actor, into)
+    if target.pk == hh.pk:
+        raise ActionError("并入户号：不能并入本户")
+    if target.area_id != hh.area_id:
+        raise ActionError(f"并入户号：{target.number} 不在{hh.area.name}，请先办理迁移")
+    moving = list(hh.members.select_for_update(of=("self",)).order_by("id"))
+    if not moving:
+        raise ActionError(f"户号：{hh.number} 没有成员可并入")
+    Person.objects.filter(pk__in=[p.pk for p in moving]).update(household=target)
+    if hh.head_id is not None:
+        hh.head = None
+        hh.save(update_fields=["head"])
+    for p in moving:
+        _household_event(actor, "household.merge", hh, p, via, note,
+                         [{"field": "户号", "old": hh.number, "new": target.number}],
+                         into_household=target.number)
+    return target
+
+
+# ------------------------------------------------------------------------ parent–child links
+
+@transaction.atomic
+def add_parent_link(actor: Any, parent: Person, child: Person, relation: str, *,
+                    via: str = "change_request", note: str = "") -> ParentChild:
+    if getattr(actor, "role", None) not in CHANGE_ROLES:
+        raise Forbidden("您的角色不能登记亲子关系")
+    for p in (parent, child):
+        if not in_user_area(actor, p.area.code):
+            raise Forbidden("该人员不在您的管辖范围内")
+    if relation not in ("father", "mother", "guardian"):
+        raise ActionError("关系：应为 父亲、母亲 或 监护人")
+    if parent.pk == child.pk:
+        raise ActionError("父母：不能是子女本人")
+    if relation != "guardian" and parent.birth_date >= child.birth_date:
+        raise ActionError(f"父母：{parent.name} 的出生日期不早于子女 {child.name}")
+    if (relation, parent.sex) in (("father", "F"), ("mother", "M")):
+        raise ActionError(f"关系：{parent.name} 的性别与「"
+                          f"{'父亲' if relation == 'father' else '母亲'}」不符")
+    if ParentChild.objects.filter(parent=parent, child=child).exists():
+        raise ActionError(f"父母：{parent.name} 与 {child.name} 的亲子关系已登记")
+    if relation != "guardian" and ParentChild.objects.filter(child=child,
+                                                             relation=relation).exists():
+        raise ActionError(f"关系：{child.name} 已登记{'父亲' if relation == 'father' else '母亲'}")
+    link = ParentChild.objects.create(parent=parent, child=child, relation=relation)
+    label = link.get_relation_display()
+    record(actor, "person.parent_link", link, person_id=child.pk, area_code=child.area.code,
+           via=via, comment=note,
+           changes=[{"field": label, "old": "", "new": parent.name}])
+    _changed(actor, child, "household", effective_on=None, via=via, old={label: ""},
+             new={label: parent.name})
+    return link
+
+
+@transaction.atomic
+def remove_parent_link(actor: Any, link: ParentChild, *, via: str = "change_request",
+                       note: str = "") -> None:
+    if getattr(actor, "role", None) not in CHANGE_ROLES:
+        raise Forbidden("您的角色不能解除亲子关系")
+    child, parent = link.child, link.parent
+    if not in_user_area(actor, child.area.code):
+        raise Forbidden("该人员不在您的管辖范围内")
+    label = link.get_relation_display()
+    record(actor, "person.parent_unlink", link, person_id=child.pk, area_code=child.area.code,
+           via=via, comment=note, changes=[{"field": label, "old": parent.name, "new": ""}])
+    link.delete()
+    _changed(actor, child, "household", effective_on=None, via=via, old={label: parent.name},
+             new={label: ""})
+
+
+# ------------------------------------------------------------------------ bank accounts
+
+ACCOUNT_ROLES = CHANGE_ROLES
+VERIFY_MAX = 100
+
+
+def _account_fields(bank_name: str, account: str, verified_how: str) -> tuple[str, str, str]:
+    try:
+        return (check_bank_name(bank_name), check_card(account),
+                check_text(verified_how, "核验方式", VERIFY_MAX))
+    except FieldError as exc:
+        raise _field(exc) from None
+
+
+def _new_account(actor: Any, person: Person, bank_name: str, account: str, verified_how: str,
+                 verified_by: Any) -> BankAccount:
+    if BankAccount.objects.filter(person=person, account_hash=account_hash(account),
+                                  active=True).exists():
+        raise ActionError("银行卡号：该账户已登记且有效")
+    return BankAccount.objects.create(person=person, bank_name=bank_name,
+                                      verified_by=verified_by or actor,
+                                      verified_how=verified_how, **seal_account(account))
+
+
+def _account_event(actor: Any, action: str, person: Person, acct: BankAccount, via: str,
+                   note: str, changes: list[dict[str, str]]) -> None:
+    record(actor, action, acct, person_id=person.pk, area_code=person.area.code, via=via,
+           comment=note, account=acct.account_masked, changes=changes)
+    _changed(actor, person, "account", effective_on=None, via=via,
+             old={c["field"]: c["old"] for c in changes},
+             new={c["field"]: c["new"] for c in changes})
+
+
+@transaction.atomic
+def register_account(actor: Any, person: Person, *, bank_name: str, account: str,
+                     verified_how: str, verified_by: Any = None,
+                     via: str = "change_request", note: str = "") -> BankAccount:
+    """A new bank card (Luhn-checked), with who checked it against the card and how."""
+    locked = _editable(actor, person, ACCOUNT_ROLES, "银行账户登记")
+    bank_name, account, verified_how = _account_fields(bank_name, account, verified_how)
+    acct = _new_account(actor, locked, bank_name, account, verified_how, verified_by)
+    _account_event(actor, "person.add_account", locked, acct, via, note,
+                   [{"field": "银行账户", "old": "",
+                     "new": f"{acct.bank_name} {acct.account_masked}"}])
+    return acct
+
+
+def _open_cases_paid_to(acct: BankAccount) -> Any:
+    from huimin.cases.actions import ENDED_FOR_MOVES
+    from huimin.cases.models import Case
+
+    return Case.objects.filter(bank_account=acct).exclude(state__in=ENDED_FOR_MOVES)
+
+
+@transaction.atomic
+def replace_account(actor: Any, old: BankAccount, *, bank_name: str, account: str,
+                    verified_how: str, verified_by: Any = None,
+                    via: str = "change_request", note: str = "") -> BankAccount:
+    """The old account is deactivated, the new one registered, and the open cases paid into
+    the old one are paid into the new one from now on."""
+    from huimin.cases.actions import change_account
+
+    locked = _editable(actor, old.person, ACCOUNT_ROLES, "银行账户更换")
+    acct_old = BankAccount.objects.select_for_update().get(pk=old.pk)
+    if not acct_old.active:
+        raise ActionError("原账户：该账户已停用")
+    bank_name, account, verified_how = _account_fields(bank_name, account, verified_how)
+    acct_old.active = False
+    acct_old.deactivated_on = timezone.localdate()
+    acct_old.save(update_fields=["active", "deactivated_on"])
+    acct = _new_account(actor, locked, bank_name, account, verified_how, verified_by)
+    for case in _open_cases_paid_to(acct_old):
+        change_account(actor, case, acct, note=note)
+    _account_event(actor, "person.replace_account", locked, acct, via, note,
+                   [{"field": "银行账户", "old": f"{acct_old.bank_name} {acct_old.account_masked}",
+                     "new": f"{acct.bank_name} {acct.account_masked}"}])
+    return acct
+
+
+@transaction.atomic
+def deactivate_account(actor: Any, acct: BankAccount, *, via: str = "change_request",
+                       note: str = "") -> BankAccount:
+    locked = _editable(actor, acct.person, ACCOUNT_ROLES, "银行账户停用")
+    row = BankAccount.objects.select_for_update().get(pk=acct.pk)
+    if not row.active:
+        raise ActionError("账户：该账户已停用")
+    using = list(_open_cases_paid_to(row)[:3])
+    if using:
+        raise ActionError("账户：该账户是案件 " + "、".join(c.number for c in using)
+                          + " 的收款账户，请以「更换银行账户」办理")
+    row.active = False
+    row.deactivated_on = timezone.localdate()
+    row.save(update_fields=["active", "deactivated_on"])
+    _account_event(actor, "person.deactivate_account", locked, row, via, note,
+                   [{"field": "银行账户", "old": f"{row.bank_name} {row.account_masked}（有效）",
+                     "new": "停用"}])
+    return row

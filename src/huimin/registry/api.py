@@ -8,18 +8,23 @@ a URL stays in every server log). Every person listed is a logged read.
 
 from __future__ import annotations
 
-from datetime import date
+import base64
+import binascii
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
 
-from huimin.accounts.access import get_person_for_user
-from huimin.api_params import Page
+from huimin.accounts.access import get_household_for_user, get_person_for_user, require_role
+from huimin.api_params import Id, Page, line, note
 from huimin.audit.events import actor_area_code, record, record_reads, record_view
 from huimin.errors import ActionError
 from huimin.lib.masking import age_label, age_parts
-from huimin.registry import search
+from huimin.registry import changes, search
+from huimin.registry.models import ChangeKind, ChangeRequest
 
 router = Router(tags=["registry"])
 MAX_LIMIT = 500
@@ -84,3 +89,160 @@ def get_person(request: HttpRequest, person_id: int) -> PersonOut:
     person = get_person_for_user(request.user, person_id)
     record_view(request.user, person)
     return person_out(person)
+
+
+# ------------------------------------------------------------------------ change requests
+
+if TYPE_CHECKING:
+    ChangeKindCode = str
+    ChangeFilter = str
+else:  # the closed sets, as enums in the document
+    ChangeKindCode = Literal[tuple(ChangeKind.values)]
+    ChangeFilter = Literal["pending", "submitted", "confirmed", "rejected", "all"]
+
+
+class EvidenceIn(Schema):
+    """A scan or photo (PDF, JPG, PNG), base64-encoded; stored sealed."""
+
+    name: str = Field(max_length=200, description="文件名，扩展名须为 .pdf/.jpg/.jpeg/.png")
+    content_base64: str = Field(description="文件内容（base64）")
+
+
+class ChangeIn(Schema):
+    """A change request. ``values`` are the type's fields as text, as on the web form:
+
+    - identity: name, birth_date (YYYY-MM-DD), sex (男/女), id_number — any of them; blank or
+      absent is unchanged; evidence required
+    - death: death_date, source, certificate
+    - move: to_code (12-digit division code), moved_on, whole_household ("1" = 全户)
+    - split: members (person ids, comma-separated), address; merge: into (户号)
+    - head / member_remove: person (person id); member_add: id_number
+    - parent_link: parent_id_number, relation (父亲/母亲/监护人); parent_unlink: link (id)
+    - account_add: bank_name, account (card number, Luhn-checked), verified_how;
+      account_replace: the same and account_id; account_deactivate: account_id
+
+    Person types take ``person_id``; household types (split, merge, head, member_add,
+    member_remove) take ``household_id``."""
+
+    kind: ChangeKindCode
+    person_id: Id | None = None
+    household_id: Id | None = None
+    reason: Annotated[str, note(500)]
+    applicant: Annotated[str, line(50)] = ""
+    values: dict[str, str] = Field(default_factory=dict)
+    evidence: EvidenceIn | None = None
+
+
+class ChangeItemOut(Schema):
+    field: str
+    old: str
+    new: str
+
+
+class ChangeOut(Schema):
+    id: int
+    number: str
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    person_id: int | None
+    household_id: int | None
+    area_code: str
+    confirm_level: str = Field(description="township：乡镇审核员或以上；village：村级专干或以上")
+    applicant: str
+    reason: str
+    changes: list[ChangeItemOut] = Field(description="原登记 → 变更后（身份证号码、账号已脱敏）")
+    evidence_name: str
+    evidence_sha256: str
+    submitted_by: str
+    submitted_at: datetime
+    decided_by: str
+    decided_at: datetime | None
+    decision_reason: str
+
+
+class RejectIn(Schema):
+    reason: Annotated[str, note(500)]
+
+
+def change_out(r: ChangeRequest) -> ChangeOut:
+    return ChangeOut(
+        id=r.pk, number=r.number, kind=r.kind, kind_label=r.get_kind_display(),
+        status=r.status, status_label=r.get_status_display(), person_id=r.person_id,
+        household_id=r.household_id, area_code=r.area.code, confirm_level=r.confirm_level,
+        applicant=r.applicant, reason=r.reason,
+        changes=[ChangeItemOut(**c) for c in changes.changes_of(r)],
+        evidence_name=r.evidence_name, evidence_sha256=r.evidence_sha256,
+        submitted_by=r.submitted_by.username, submitted_at=r.submitted_at,
+        decided_by=r.decided_by.username if r.decided_by else "", decided_at=r.decided_at,
+        decision_reason=r.decision_reason)
+
+
+def _change(request: HttpRequest, change_id: int) -> ChangeRequest:
+    found = changes.changes_for(request.user).filter(pk=change_id).first()
+    if found is None:
+        raise Http404("记录不存在或不在您的管辖范围内")
+    return found
+
+
+@router.post("/registry/changes", response={201: ChangeOut})
+def submit_change(request: HttpRequest, payload: ChangeIn) -> Status[ChangeOut]:
+    """Submit a change request; nothing in the register changes until another user confirms
+    it. Every error names the field (``values`` keys by their Chinese label)."""
+    require_role(request.user, changes.SUBMIT_ROLES)
+    kind = changes.kind_of(payload.kind)
+    target: dict[str, Any] = {}
+    if kind.target == "person":
+        if payload.person_id is None:
+            raise ActionError("person_id：该类型须指定人员")
+        target["person"] = get_person_for_user(request.user, payload.person_id)
+    else:
+        if payload.household_id is None:
+            raise ActionError("household_id：该类型须指定户")
+        target["household"] = get_household_for_user(request.user, payload.household_id)
+    evidence = None
+    if payload.evidence is not None:
+        from huimin.cases.actions import max_upload_bytes
+
+        if len(payload.evidence.content_base64) > max_upload_bytes() * 4 // 3 + 4:
+            raise ActionError("evidence：文件过大")
+        try:
+            data = base64.b64decode(payload.evidence.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ActionError("evidence.content_base64：不是有效的 base64") from None
+        evidence = (data, payload.evidence.name)
+    req = changes.submit_change(request.user, kind=payload.kind, reason=payload.reason,
+                                applicant=payload.applicant, values=payload.values,
+                                evidence=evidence, **target)
+    return Status(201, change_out(req))
+
+
+@router.get("/registry/changes", response=list[ChangeOut])
+def list_changes(request: HttpRequest, page: Query[Page],
+                 status: ChangeFilter = "pending") -> list[ChangeOut]:
+    """Change requests in the caller's areas; ``pending`` (the default): those the caller may
+    confirm (their role's level, not their own)."""
+    qs = (changes.pending_for(request.user) if status == "pending"
+          else changes.changes_for(request.user))
+    if status not in ("pending", "all"):
+        qs = qs.filter(status=status)
+    return [change_out(r) for r in qs[page.offset: page.offset + min(page.limit, MAX_LIMIT)]]
+
+
+@router.get("/registry/changes/{change_id}", response=ChangeOut)
+def get_change(request: HttpRequest, change_id: Id) -> ChangeOut:
+    return change_out(_change(request, change_id))
+
+
+@router.post("/registry/changes/{change_id}/confirm", response=ChangeOut)
+def confirm_change(request: HttpRequest, change_id: Id) -> ChangeOut:
+    """Confirm and apply (403 for the submitter, a role below the request's level, or another
+    area's user; 409 if already decided; 400 if the register no longer allows it)."""
+    return change_out(changes.confirm_change(request.user, _change(request, change_id)))
+
+
+@router.post("/registry/changes/{change_id}/reject", response=ChangeOut)
+def reject_change(request: HttpRequest, change_id: Id, payload: RejectIn) -> ChangeOut:
+    return change_out(changes.reject_change(request.user, _change(request, change_id),
+                                            reason=payload.reason))

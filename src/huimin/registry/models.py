@@ -58,6 +58,8 @@ class Household(models.Model):
     area = models.ForeignKey(Area, on_delete=models.PROTECT, verbose_name="户籍地")
     address = models.CharField("住址", max_length=200, blank=True)
     hukou_type = models.CharField("户籍性质", max_length=8, choices=HukouType.choices)
+    head = models.ForeignKey("Person", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", verbose_name="户主")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -147,6 +149,12 @@ class BankAccount(models.Model):
     account_hash = models.CharField(max_length=64, editable=False, db_index=True)
     account_masked = models.CharField("账号", max_length=40, editable=False)
     active = models.BooleanField("有效", default=True)
+    # who checked the account against the card or passbook, and how
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="核验人")
+    verified_how = models.CharField("核验方式", max_length=100, blank=True)
+    deactivated_on = models.DateField("停用日期", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -190,3 +198,112 @@ class Handover(models.Model):
     @property
     def number(self) -> str:
         return f"YJ{self.moved_on:%Y}-{self.pk:05d}"
+
+
+class ChangeKind(models.TextChoices):
+    IDENTITY = "identity", "更正身份信息（姓名、出生日期、性别、身份证号码）"
+    DEATH = "death", "死亡登记"
+    MOVE = "move", "迁移（本县内或迁出本县）"
+    SPLIT = "split", "分户"
+    MERGE = "merge", "合户"
+    HEAD = "head", "变更户主"
+    MEMBER_ADD = "member_add", "增加户成员"
+    MEMBER_REMOVE = "member_remove", "减少户成员"
+    PARENT_LINK = "parent_link", "登记亲子关系"
+    PARENT_UNLINK = "parent_unlink", "解除亲子关系"
+    ACCOUNT_ADD = "account_add", "增加银行账户"
+    ACCOUNT_REPLACE = "account_replace", "更换银行账户"
+    ACCOUNT_DEACTIVATE = "account_deactivate", "停用银行账户"
+
+
+class ChangeStatus(models.TextChoices):
+    SUBMITTED = "submitted", "待确认"
+    CONFIRMED = "confirmed", "已确认并生效"
+    REJECTED = "rejected", "已驳回"
+
+
+#: what the confirmer decides; everything else of a request is frozen once it is submitted
+DECISION_FIELDS = frozenset({"status", "decided_by", "decided_at", "decision_reason"})
+
+#: the first bytes of an evidence file sealed at rest
+EVIDENCE_MAGIC = b"HMSEAL1\n"
+
+
+def evidence_path(instance: ChangeRequest, filename: str) -> str:
+    return f"registry/changes/{instance.evidence_stored}"
+
+
+class ChangeRequest(models.Model):
+    """A requested change of the register (变更登记): who asked and why, old and new values,
+    evidence; frozen once submitted; confirmed (and applied) or rejected by another user at
+    the level the change needs."""
+
+    kind = models.CharField("变更类型", max_length=20, choices=ChangeKind.choices)
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="change_requests", verbose_name="人员")
+    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="change_requests", verbose_name="户")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, verbose_name="户籍地")
+    confirm_level = models.CharField("确认层级", max_length=10)
+    applicant = models.CharField("申请人（群众）", max_length=50, blank=True)
+    reason = models.TextField("变更原因")
+    old_values = models.JSONField("原登记内容", default=dict)
+    new_values = models.JSONField("变更后内容", default=dict)  # masked where personal
+    params = models.JSONField("办理参数", default=dict)  # ids, dates, codes (not personal)
+    secret_sealed = models.TextField(blank=True, editable=False)  # a full ID or card number
+    evidence = models.FileField("证明材料", upload_to=evidence_path, max_length=200, blank=True)
+    evidence_stored = models.CharField(max_length=80, blank=True, editable=False)
+    evidence_name = models.CharField("证明材料文件名", max_length=200, blank=True)
+    evidence_type = models.CharField(max_length=60, blank=True)
+    evidence_size = models.PositiveIntegerField(default=0)
+    evidence_sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField("状态", max_length=10, choices=ChangeStatus.choices,
+                              default=ChangeStatus.SUBMITTED, db_index=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+", verbose_name="提交人")
+    submitted_at = models.DateTimeField("提交时间", auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="确认人")
+    decided_at = models.DateTimeField("确认时间", null=True, blank=True)
+    decision_reason = models.TextField("驳回理由", blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        verbose_name = "变更申请"
+        verbose_name_plural = "变更申请"
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Once submitted, only the decision may be written."""
+        if self.pk is not None:
+            fields = kwargs.get("update_fields")
+            if fields is None or not set(fields) <= DECISION_FIELDS:  # type: ignore[call-overload]
+                raise ValueError("变更申请提交后内容不能修改；请另行提交新的申请")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def number(self) -> str:
+        return f"BG{self.pk:06d}"
+
+    def _context(self) -> str:
+        return f"change-evidence:{self.evidence_stored}"
+
+    def write_evidence(self, data: bytes) -> None:
+        from django.core.files.base import ContentFile
+
+        from huimin.registry.crypto import box
+
+        blob = EVIDENCE_MAGIC + box().seal_bytes(data, self._context())
+        self.evidence.save(self.evidence_stored, ContentFile(blob), save=False)
+
+    def read_evidence(self) -> bytes:
+        from huimin.registry.crypto import box
+
+        with self.evidence.open("rb") as fh:
+            blob = fh.read()
+        if not blob.startswith(EVIDENCE_MAGIC):
+            raise ValueError(f"变更申请 {self.pk} 的证明材料不是加密存储的格式")
+        return box().unseal_bytes(blob[len(EVIDENCE_MAGIC):], self._context())

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huimin.registry import views
+from huimin.registry import change_views, views
 
 app_name = "registry"
 urlpatterns = [
@@ -10,4 +10,16 @@ urlpatterns = [
     path("households/<int:pk>/", views.household_detail, name="household"),
     path("import/", views.import_view, name="import"),
     path("import/template.<str:fmt>", views.import_template, name="template"),
+    # register change requests (变更登记)
+    path("persons/<int:pk>/changes/new/", change_views.person_change_new,
+         name="person_change_new"),
+    path("households/<int:pk>/changes/new/", change_views.household_change_new,
+         name="household_change_new"),
+    path("changes/", change_views.change_list, name="changes"),
+    path("changes/<int:pk>/", change_views.change_detail, name="change"),
+    path("changes/<int:pk>/confirm/", change_views.change_confirm, name="change_confirm"),
+    path("changes/<int:pk>/reject/", change_views.change_reject, name="change_reject"),
+    path("changes/<int:pk>/evidence/", change_views.change_evidence, name="change_evidence"),
+    path("handovers/<int:pk>.<str:fmt>", change_views.handover_download, name="handover"),
+    path("handovers/import/", change_views.handover_import, name="handover_import"),
 ]

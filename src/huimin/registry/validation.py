@@ -107,3 +107,13 @@ def check_death_date(death: date | None, *, birth: date | None, today: date,
         raise FieldError(column, "晚于今天")
     if birth is not None and death < birth:
         raise FieldError(column, "早于出生日期")
+
+
+def check_card(value: object, column: str = "银行卡号") -> str:
+    """A bank card number: the account checks, and its last digit the Luhn check digit."""
+    from huimin.lib.luhn import luhn_ok
+
+    account = check_account(value, column)
+    if not luhn_ok(account):
+        raise FieldError(column, "校验位不符（Luhn 校验未通过），请核对卡号")
+    return account

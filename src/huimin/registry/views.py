@@ -23,6 +23,7 @@ from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, FileRejected
 from huimin.lib.sheets import read_upload
 from huimin.registry import actions, importer, search
+from huimin.registry.changes import SUBMIT_ROLES
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Area
 
@@ -88,6 +89,9 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "accounts": person.bank_accounts.all(),
         "cases": person.cases.select_related("program").order_by("-claim_year"),
         "household": person.household,
+        "can_change": user_can(request.user, SUBMIT_ROLES) and person.moved_out_on is None,
+        "pending_changes": person.change_requests.filter(status="submitted").count(),
+        "handovers": person.handovers.all(),
     })
 
 
@@ -149,6 +153,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "registry/household.html", {
         "household": household, "members": members,
         "timeline": household_timeline(household, members),
+        "can_change": user_can(request.user, SUBMIT_ROLES),
     })
 
 

@@ -25,3 +25,11 @@ def age(born: object, on: object = None) -> str:
     if not isinstance(born, date):
         return ""
     return age_label(born, on if isinstance(on, date) else timezone.localdate())
+
+
+@register.filter
+def get(mapping: object, key: object) -> object:
+    """``mapping|get:key`` — a value of a dict by a variable key ("" if absent)."""
+    if isinstance(mapping, dict):
+        return mapping.get(key, "")
+    return ""

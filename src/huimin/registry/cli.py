@@ -1,0 +1,188 @@
+"""`huimin registry changes …`: register change requests from the command line.
+
+Exit status: 0 done; 1 refused (the reason, naming the field, on stderr); 2 a usage error
+(unknown user, request, person or household, a malformed ``--set``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="变更登记：提交、查看、确认、驳回变更申请", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huimin.settings")
+    import django
+
+    django.setup()
+
+
+def _user(username: str) -> Any:
+    from huimin.accounts.models import User
+
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        err.print(f"用户 {username} 不存在或已停用")
+        raise typer.Exit(2)
+    return user
+
+
+def _fail(exc: Any) -> NoReturn:
+    err.print(f"[red]{exc.message}[/red]")
+    raise typer.Exit(1)
+
+
+def _request(actor: Any, pk: int) -> Any:
+    from huimin.registry.changes import changes_for
+
+    req = changes_for(actor).filter(pk=pk).first()
+    if req is None:
+        err.print(f"变更申请 {pk} 不存在或不在您的管辖范围内")
+        raise typer.Exit(2)
+    return req
+
+
+def _row(r: Any) -> dict[str, Any]:
+    from huimin.registry.changes import changes_of
+
+    return {"id": r.pk, "number": r.number, "kind": r.kind, "kind_label": r.get_kind_display(),
+            "status": r.status, "person_id": r.person_id, "household_id": r.household_id,
+            "area_code": r.area.code, "confirm_level": r.confirm_level,
+            "submitted_by": r.submitted_by.username, "submitted_at": r.submitted_at.isoformat(),
+            "reason": r.reason, "changes": changes_of(r),
+            "decided_by": r.decided_by.username if r.decided_by else "",
+            "decision_reason": r.decision_reason}
+
+
+@app.command("list")
+def list_changes(
+    user: str = typer.Option(..., "--user", help="以哪个用户的身份和管辖范围查看"),
+    status: str = typer.Option("pending", help="pending（待本人确认）| submitted | confirmed "
+                                               "| rejected | all"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON"),
+) -> None:
+    """Change requests in the user's areas (by default those waiting for them)."""
+    _setup()
+    from huimin.registry.changes import changes_for, pending_for
+
+    actor = _user(user)
+    if status not in ("pending", "submitted", "confirmed", "rejected", "all"):
+        err.print("--status：应为 pending、submitted、confirmed、rejected 或 all")
+        raise typer.Exit(2)
+    qs = pending_for(actor) if status == "pending" else changes_for(actor)
+    if status not in ("pending", "all"):
+        qs = qs.filter(status=status)
+    rows = [_row(r) for r in qs[:1000]]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("编号", "类型", "对象", "确认层级", "提交人", "状态", "变更内容")
+    for r in rows:
+        target = f"人员 {r['person_id']}" if r["person_id"] else f"户 {r['household_id']}"
+        what = "；".join(f"{c['field']}：{c['old'] or '（空）'} → {c['new'] or '（空）'}"
+                        for c in r["changes"])
+        table.add_row(r["number"], r["kind_label"], target, r["confirm_level"],
+                      r["submitted_by"], r["status"], what)
+    console.print(table)
+
+
+@app.command("submit")
+def submit(
+    user: str = typer.Option(..., "--user", help="提交人"),
+    kind: str = typer.Option(..., "--kind", help="变更类型：identity、death、move、split、merge、"
+                             "head、member_add、member_remove、parent_link、parent_unlink、"
+                             "account_add、account_replace、account_deactivate"),
+    reason: str = typer.Option(..., "--reason", help="变更原因"),
+    person: int | None = typer.Option(None, "--person", help="人员 id（人员类变更）"),
+    household: int | None = typer.Option(None, "--household", help="户 id（户类变更）"),
+    values: list[str] = typer.Option([], "--set", help="字段=值，可重复，如 --set name=王桂芳"),
+    applicant: str = typer.Option("", "--applicant", help="申请人（群众）"),
+    evidence: Path | None = typer.Option(None, "--evidence", help="证明材料 PDF/JPG/PNG"),
+) -> None:
+    """Submit a change request; it takes effect once another user confirms it."""
+    _setup()
+    from huimin.accounts.access import households_for, persons_for
+    from huimin.errors import ActionError
+    from huimin.registry import changes
+
+    actor = _user(user)
+    fields: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            err.print(f"--set：「{item}」应为 字段=值")
+            raise typer.Exit(2)
+        fields[key.strip()] = value
+    target: dict[str, Any] = {}
+    if person is not None:
+        target["person"] = persons_for(actor).filter(pk=person).first()
+        if target["person"] is None:
+            err.print(f"人员 {person} 不存在或不在您的管辖范围内")
+            raise typer.Exit(2)
+    if household is not None:
+        target["household"] = households_for(actor).filter(pk=household).first()
+        if target["household"] is None:
+            err.print(f"户 {household} 不存在或不在您的管辖范围内")
+            raise typer.Exit(2)
+    doc = None
+    if evidence is not None:
+        from huimin.cases.actions import max_upload_bytes
+
+        if not evidence.is_file() or evidence.stat().st_size > max_upload_bytes():
+            err.print(f"--evidence：{evidence} 不存在或超过大小限制")
+            raise typer.Exit(2)
+        doc = (evidence.read_bytes(), evidence.name)
+    try:
+        req = changes.submit_change(actor, kind=kind, reason=reason, values=fields,
+                                    applicant=applicant, evidence=doc, **target)
+    except ActionError as exc:
+        _fail(exc)
+    console.print(f"已提交变更申请 {req.number}（id {req.pk}），待"
+                  f"{changes.LEVEL_LABELS[req.confirm_level]}确认")
+
+
+@app.command("confirm")
+def confirm(
+    change: int = typer.Argument(..., help="变更申请 id"),
+    user: str = typer.Option(..., "--user", help="确认人（不能是提交人）"),
+) -> None:
+    """Confirm a change request: it is applied to the register."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.registry import changes
+
+    actor = _user(user)
+    try:
+        req = changes.confirm_change(actor, _request(actor, change))
+    except ActionError as exc:
+        _fail(exc)
+    console.print(f"变更申请 {req.number} 已确认并生效")
+
+
+@app.command("reject")
+def reject(
+    change: int = typer.Argument(..., help="变更申请 id"),
+    user: str = typer.Option(..., "--user", help="驳回人（不能是提交人）"),
+    reason: str = typer.Option(..., "--reason", help="驳回理由"),
+) -> None:
+    """Reject a change request, with the reason."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.registry import changes
+
+    actor = _user(user)
+    try:
+        req = changes.reject_change(actor, _request(actor, change), reason=reason)
+    except ActionError as exc:
+        _fail(exc)
+    console.print(f"变更申请 {req.number} 已驳回")

@@ -1,0 +1,187 @@
+"""The hand-over record of a person who moved out of the county (迁出移交), as JSON or XLSX
+for the receiving county to import: the person as registered, the household, and each case
+that ended on the move with its amounts and its review history.
+
+The record carries the full identity number (the receiving office registers the person by
+it), so it is offered only to the roles that register people, and each download is logged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from huimin.cases.models import Case
+from huimin.registry.models import Handover
+
+FORMAT = "huimin-handover/1"
+DOWNLOAD_ROLES = ("village_cadre", "township_reviewer", "county_approver", "admin")
+
+
+def payload(handover: Handover) -> dict[str, Any]:
+    person = handover.person
+    hh = person.household
+    cases = (Case.objects.filter(pk__in=handover.case_ids).select_related("program")
+             .prefetch_related("decisions").order_by("id"))
+    return {
+        "format": FORMAT,
+        "number": handover.number,
+        "moved_on": handover.moved_on.isoformat(),
+        "from_code": handover.from_code,
+        "to_code": handover.to_code,
+        "to_name": handover.to_name,
+        "note": handover.note,
+        "created_at": handover.created_at.isoformat(),
+        "created_by": str(handover.created_by),
+        "person": {
+            "name": person.name, "id_number": person.id_number, "sex": person.sex,
+            "birth_date": person.birth_date.isoformat(), "hukou_type": person.hukou_type,
+            "household_number": hh.number if hh else "",
+            "parents": [{"relation": link.relation, "name": link.parent.name}
+                        for link in person.parent_links.select_related("parent")],
+        },
+        "cases": [{
+            "number": c.number, "program": c.program.code, "program_name": c.program.name,
+            "claim_year": c.claim_year, "eligible": c.eligible, "months": c.months,
+            "amount_fen": c.amount_fen, "facts": c.facts, "stopped_on":
+                c.stopped_on.isoformat() if c.stopped_on else None,
+            "stop_reason": c.stop_reason,
+            "history": [{"level": d.level, "outcome": d.outcome, "from": d.from_state,
+                         "to": d.to_state, "comment": d.comment, "at": d.at.isoformat()}
+                        for d in c.decisions.all()],
+        } for c in cases],
+    }
+
+
+def as_json(handover: Handover) -> bytes:
+    return json.dumps(payload(handover), ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def as_xlsx(handover: Handover) -> bytes:
+    from openpyxl import Workbook
+
+    from huimin.lib.cells import string_cells
+
+    data = payload(handover)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("人员")
+    p = data["person"]
+    for row in [["移交编号", data["number"]], ["迁出日期", data["moved_on"]],
+                ["迁出地区划代码", data["from_code"]], ["迁往区划代码", data["to_code"]],
+                ["迁往地", data["to_name"]], ["姓名", p["name"]], ["身份证号码", p["id_number"]],
+                ["性别", "男" if p["sex"] == "M" else "女"], ["出生日期", p["birth_date"]],
+                ["户籍性质", "农业" if p["hukou_type"] == "rural" else "非农业"],
+                ["原户号", p["household_number"]], ["格式", data["format"]]]:
+        ws.append(string_cells(ws, row))
+    cs = wb.create_sheet("移交案件")
+    cs.append(string_cells(cs, ["案件号", "项目代码", "项目", "申领年度", "符合条件", "月数",
+                                "金额（分）", "停发日期", "说明"]))
+    for c in data["cases"]:
+        cs.append(string_cells(cs, [c["number"], c["program"], c["program_name"],
+                                    c["claim_year"], "是" if c["eligible"] else "否",
+                                    c["months"], c["amount_fen"], c["stopped_on"] or "",
+                                    c["stop_reason"]]))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------ import
+
+IMPORT_ROLES = ("village_cadre", "township_reviewer", "admin")
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def _parse(data: bytes) -> dict[str, Any]:
+    from huimin.errors import ActionError
+
+    if len(data) > MAX_BYTES:
+        raise ActionError(f"文件：超过 {MAX_BYTES // 1024 // 1024} MB")
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ActionError("文件：不是 UTF-8 编码的 JSON 移交记录（请上传移交记录的 JSON 文件）"
+                          ) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ActionError(f"format：应为 {FORMAT}")
+    if not isinstance(doc.get("person"), dict) or not isinstance(doc.get("cases", []), list):
+        raise ActionError("person：缺少人员信息")
+    return doc
+
+
+def import_handover(actor: Any, data: bytes) -> tuple[Any, dict[str, Any]]:
+    """Register, in the village it moved to, a person handed over by another county (the
+    JSON record ``payload`` writes). A person this deployment already holds as moved out to
+    that village is received (their area changes); anyone else registered is refused. The
+    cases listed are returned for the receiving office to take in again under its rules."""
+    from datetime import date
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from huimin.accounts.access import in_user_area
+    from huimin.audit.events import record
+    from huimin.errors import ActionError, Conflict, Forbidden
+    from huimin.registry import actions
+    from huimin.registry.crypto import id_hash
+    from huimin.registry.models import Area, Household, Person
+    from huimin.registry.validation import FieldError, check_id, check_name, parse_date
+
+    if getattr(actor, "role", None) not in IMPORT_ROLES:
+        raise Forbidden("您的角色不能导入迁入人员")
+    doc = _parse(data)
+    to_code = str(doc.get("to_code", ""))
+    area = Area.objects.filter(code=to_code, level="village").first()
+    if area is None:
+        raise ActionError(f"to_code：{to_code} 不是本系统登记的村（居）委会")
+    if not in_user_area(actor, area.code):
+        raise Forbidden(f"to_code：迁入地 {area.name} 不在您的管辖范围内")
+    p = doc["person"]
+    today = timezone.localdate()
+    try:
+        name = check_name(p.get("name", ""), "姓名")
+        birth = parse_date(p.get("birth_date", ""), "出生日期")
+        moved_on = parse_date(doc.get("moved_on", ""), "moved_on")
+        sex = str(p.get("sex", ""))
+        if sex not in ("M", "F"):
+            raise FieldError("性别", "应为 M 或 F")
+        number = check_id(p.get("id_number", ""), birth_date=birth, sex=sex, today=today,
+                          column="身份证号码").value
+    except FieldError as exc:
+        raise ActionError(f"{exc.column}：{exc.reason}") from None
+    hukou = p.get("hukou_type") if p.get("hukou_type") in ("rural", "urban") else "rural"
+    cases = [{k: c.get(k) for k in ("number", "program", "program_name", "claim_year",
+                                    "amount_fen", "stopped_on")}
+             for c in doc.get("cases", []) if isinstance(c, dict)]
+    with transaction.atomic():
+        from huimin.registry.importer import next_household_number
+
+        list(Area.objects.select_for_update().filter(pk=area.pk))
+        existing = Person.objects.select_for_update().filter(id_hash=id_hash(number)).first()
+        if existing is not None and not (existing.moved_out_on is not None
+                                         and existing.moved_to_code == to_code):
+            raise Conflict("身份证号码：该号码已在本系统登记，不能作为迁入人员导入")
+        hh = Household.objects.create(number=next_household_number(area), area=area,
+                                      hukou_type=hukou)
+        if existing is None:
+            person = actions._create_person(actor, name=name, number=number, sex=sex,
+                                            birth_date=birth, area=area, hukou_type=hukou,
+                                            household=hh, death_date=None)
+            old_area = str(doc.get("from_code", ""))
+        else:
+            person, old_area = existing, existing.area.code
+            person.area, person.household = area, hh
+            person.moved_out_on, person.moved_to_code = None, ""
+            person.save(update_fields=["area", "household", "moved_out_on", "moved_to_code"])
+        hh.head = person
+        hh.save(update_fields=["head"])
+        record(actor, "handover.import", person, person_id=person.pk, area_code=area.code,
+               number=str(doc.get("number", ""))[:40], from_code=old_area, cases=cases,
+               moved_on=moved_on.isoformat(),
+               changes=[{"field": "户籍地", "old": str(doc.get("from_code", "")),
+                         "new": area.full_name()}])
+        actions._changed(actor, person, "move", effective_on=moved_on
+                         if isinstance(moved_on, date) else None, via="import",
+                         old={"area": old_area}, new={"area": area.code})
+    return person, {"household": hh.number, "cases": cases}
