@@ -22,6 +22,7 @@ from huimin.cases.api import router as cases_router
 from huimin.errors import ActionError, FileRejected
 from huimin.payments.api import router as payments_router
 from huimin.registry.api import router as registry_router
+from huimin.verification.api import router as feeds_router
 
 #: the answers besides success that each kind of operation may give, with what they mean
 ERROR_ANSWERS = {
@@ -133,3 +134,4 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 api.add_router("/", registry_router)
 api.add_router("/", cases_router)
 api.add_router("/", payments_router)
+api.add_router("/", feeds_router)

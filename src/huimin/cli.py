@@ -26,6 +26,9 @@ app.add_typer(rules_app, name="rules")
 from huimin.payments.cli import app as payments_app  # noqa: E402
 
 app.add_typer(payments_app, name="payments")
+from huimin.verification.cli import app as feeds_app  # noqa: E402
+
+app.add_typer(feeds_app, name="feeds")
 console = Console()
 err = Console(stderr=True)
 

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "huimin.payments",
     "huimin.audit",
     "huimin.reports",
+    "huimin.verification",
     "csp",
 ]
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("payments/", include("huimin.payments.urls")),
     path("reports/", include("huimin.reports.urls")),
     path("programs/", include("huimin.programs.urls")),
+    path("feeds/", include("huimin.verification.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

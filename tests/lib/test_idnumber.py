@@ -82,3 +82,28 @@ def test_make_round_trips(born: date, seq: int) -> None:
     assert parsed.birth_date == born
     assert parsed.sequence == seq
     assert parsed.sex == ("M" if seq % 2 else "F")
+
+
+def test_upgrade15_standard_example() -> None:
+    # 110105491231002 is the 15-digit form of the standard's 11010519491231002X
+    assert idnumber.upgrade15("110105491231002") == "11010519491231002X"
+    assert idnumber.upgrade15(" 11010519491231002x ") == "11010519491231002X"
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    ("11010549123100", "长度应为 15 或 18 位"),
+    ("11010549123100A", "全为数字"),
+    ("110105491331002", "不是有效日期"),
+])
+def test_upgrade15_refuses(raw: str, reason: str) -> None:
+    with pytest.raises(idnumber.InvalidIdNumber, match=reason):
+        idnumber.upgrade15(raw)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(1999, 12, 31)),
+       st.integers(0, 999))
+def test_upgrade15_round_trip(born: date, seq: int) -> None:
+    full = idnumber.make("445224", born, seq)
+    short = full[:6] + full[8:17]
+    assert idnumber.upgrade15(short) == full
+    assert idnumber.parse(idnumber.upgrade15(short)).birth_date == born

@@ -144,3 +144,29 @@ def test_overlapping_versions_are_refused(tmp_path: Path) -> None:
     (tmp_path / "clash.yaml").write_text(clash, encoding="utf-8")
     with pytest.raises(DocumentError, match=r"overlaps childcare-subsidy@2025\.1"):
         load_programs(tmp_path)
+
+
+def test_enrolment_is_read_and_checked(tmp_path: Path, catalog: Catalog) -> None:
+    """``enrolment: automatic`` (免申即享) is what the feeds read to enrol a newborn."""
+    enrolments = {d.id: d.enrolment for d in catalog.docs}
+    assert enrolments["hohhot-birth-grant"] == "automatic"
+    assert enrolments["childcare-subsidy"] == "application"
+    hohhot = catalog.resolve("childcare-subsidy", area_code="150102001001", on=date(2026, 6, 1))
+    assert [c.doc.enrolment for c in hohhot.components] == ["application", "automatic"]
+    err = _bad(tmp_path, CHILDCARE.replace("enrolment: application", "enrolment: auto", 1))
+    assert "enrolment" in err.reason and err.line == _line_of(CHILDCARE, "enrolment:")
+
+
+def test_childcare_months_end_with_the_month_of_death(catalog: Catalog) -> None:
+    prog = catalog.resolve("childcare-subsidy", area_code="445224100201", on=date(2026, 6, 1))
+    base = {"person_id": "x", "hukou_area_code": "445224100201", "hukou_type": "rural"}
+
+    def months(born: date, died: date | None, year: int) -> int:
+        ev = prog.evaluate({**base, "birth_date": born, "death_date": died}, year=year)
+        return ev.months if ev.eligible else 0
+
+    assert months(date(2023, 12, 10), None, 2026) == 12
+    assert months(date(2023, 12, 10), date(2026, 3, 5), 2026) == 3  # Jan–Mar
+    assert months(date(2025, 11, 1), date(2026, 3, 5), 2025) == 5  # Nov–Mar of its first year
+    assert months(date(2025, 11, 1), date(2026, 3, 5), 2026) == 0
+    assert months(date(2025, 11, 1), date(2027, 1, 20), 2026) == 3  # Nov–Jan of its second

@@ -23,6 +23,7 @@ from huimin.payments import actions as pay_actions
 from huimin.programs.models import Program
 from tests.conftest import PASSWORD, VILLAGE_A, Personas, make_family
 from tests.web.cases_helpers import PNG, matrix_world
+from tests.web.feeds_helpers import feeds_world
 from tests.web.payments_helpers import PayWorld, payments_world
 
 pytestmark = pytest.mark.django_db
@@ -258,6 +259,26 @@ VIEWS: dict[str, Spec] = {
                             only(200, ["county", "finance", "auditor"]),
                             data=lambda w: {"program": "childcare-subsidy", "years": "2026",
                                             "proposal": _whatif_proposal()}),
+    # civil-data feeds (huimin.verification)
+    "feeds:index": Spec("GET", lambda w: reverse("feeds:index"), ALL_OK),
+    "feeds:file": Spec("GET", lambda w: reverse("feeds:file", args=[feeds_world(w).file.pk]),
+                       {**ALL_OK, "cadre_b": 404}),
+    "feeds:exceptions": Spec("GET", lambda w: reverse("feeds:exceptions"), ALL_OK),
+    "feeds:template": Spec("GET", lambda w: reverse("feeds:template", args=["death", "xlsx"]),
+                           ALL_OK),
+    "feeds:effects": Spec("GET", lambda w: reverse("feeds:effects"), ALL_OK),
+    "feeds:preview": Spec("POST", lambda w: reverse("feeds:preview"), only(200, ["county"]),
+                          data=lambda w: {"effect": feeds_world(w).offer.pk}),
+    "feeds:confirm": Spec("POST", lambda w: reverse("feeds:confirm"), only(302, ["county"]),
+                          data=lambda w: {"effect": feeds_world(w).offer.pk}),
+    "feeds:dismiss": Spec(
+        "POST", lambda w: reverse("feeds:dismiss", args=[feeds_world(w).offer.pk]),
+        only(302, ["county"], {"cadre_b": 404}), data=lambda w: {"note": "已联系"}),
+    "feeds:offers": Spec("GET", lambda w: reverse("feeds:offers"), ALL_OK),
+    "feeds:tokens": Spec("GET", lambda w: reverse("feeds:tokens"), only(200, ["county"])),
+    "feeds:token_revoke": Spec(
+        "POST", lambda w: reverse("feeds:token_revoke", args=[feeds_world(w).token.pk]),
+        only(302, ["county"])),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}
@@ -350,6 +371,19 @@ API: dict[tuple[str, str], Spec] = {
         "POST", lambda w: f"/api/batches/{w.batch.pk}/return",
         only(200, ["finance"], NOT_IN_AREA),
         data=lambda w: {"file": _file(pay_actions.sample_return(w.batch), "r.csv")}),
+    # feeds: the source systems' endpoint takes a feed token, never a login
+    ("POST", "/api/feeds/events"): Spec(
+        "POST", lambda w: "/api/feeds/events", dict.fromkeys(ROLES, 401),
+        data=lambda w: {"kind": "death", "events": [{"event_id": "1"}]}, json=True),
+    ("GET", "/api/feeds/files"): Spec("GET", lambda w: "/api/feeds/files", ALL_OK),
+    ("GET", "/api/feeds/effects"): Spec("GET", lambda w: "/api/feeds/effects", ALL_OK),
+    ("POST", "/api/feeds/effects/{effect_id}/confirm"): Spec(
+        "POST", lambda w: f"/api/feeds/effects/{feeds_world(w).offer.pk}/confirm",
+        only(200, ["county"], {"cadre_b": 404}), data=lambda w: {"note": ""}, json=True),
+    ("POST", "/api/feeds/effects/{effect_id}/dismiss"): Spec(
+        "POST", lambda w: f"/api/feeds/effects/{feeds_world(w).offer.pk}/dismiss",
+        only(200, ["county"], {"cadre_b": 404}), data=lambda w: {"note": "已联系"},
+        json=True),
     ("POST", "/api/registry/changes"): Spec(
         "POST", lambda w: "/api/registry/changes",
         only(201, ["cadre_a", "township", "county"], {"cadre_b": 404}),

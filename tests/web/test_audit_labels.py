@@ -9,7 +9,7 @@ import huimin
 from huimin.audit.events import ACTION_LABELS
 
 ACTION = re.compile(
-    r'"((?:case|batch|cycle|payment|person|registry|notice|objection|audit|programs)\.[a-z_]+)"')
+    r'"((?:case|batch|cycle|payment|person|registry|notice|objection|audit|programs|feed|recovery)\.[a-z_]+)"')
 
 
 def test_every_written_action_has_a_label() -> None:

@@ -44,12 +44,18 @@ class SealedColumn:
 
 def _columns() -> dict[str, SealedColumn]:
     from huimin.registry.models import BankAccount, Person
+    from huimin.verification.models import FeedRow
 
     return {
         "persons": SealedColumn(lambda: Person.objects.exclude(id_sealed=""), "id_sealed",
                                 "id_hash", "id:"),
         "bank_accounts": SealedColumn(lambda: BankAccount.objects.exclude(account_sealed=""),
                                       "account_sealed", "account_hash", "acct:"),
+        # civil-data feed rows: the identity number matched on, and the row as received
+        "feed_row_ids": SealedColumn(lambda: FeedRow.objects.exclude(id_sealed=""),
+                                     "id_sealed", "id_hash", "id:"),
+        "feed_rows": SealedColumn(lambda: FeedRow.objects.exclude(raw_sealed=""),
+                                  "raw_sealed", "content_hash", "feedraw:"),
     }
 
 

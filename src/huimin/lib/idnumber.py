@@ -95,3 +95,26 @@ def make(address_code: str, birth_date: date, sequence: int) -> str:
         raise ValueError("顺序码须在 000–999 之间")
     first17 = f"{address_code}{birth_date:%Y%m%d}{sequence:03d}"
     return first17 + check_char(first17)
+
+
+_SHAPE15 = re.compile(r"^\d{15}$")
+
+
+def upgrade15(raw: str) -> str:
+    """A first-generation 15-digit number (6-digit address, YYMMDD birth date in the 1900s,
+    3-digit sequence) as its 18-digit form: ``19`` inserted before the year and the check
+    character appended (GB 11643-1999). An 18-character value is returned normalised and
+    unchanged; anything else raises InvalidIdNumber with a Chinese reason."""
+    value = normalize(raw)
+    if len(value) == 18:
+        return value
+    if len(value) != 15:
+        raise InvalidIdNumber(f"长度应为 15 或 18 位，实为 {len(value)} 位")
+    if not _SHAPE15.match(value):
+        raise InvalidIdNumber("15 位号码须全为数字")
+    try:
+        date(1900 + int(value[6:8]), int(value[8:10]), int(value[10:12]))
+    except ValueError:
+        raise InvalidIdNumber(f"出生日期 19{value[6:12]} 不是有效日期") from None
+    first17 = value[:6] + "19" + value[6:]
+    return first17 + check_char(first17)
