@@ -92,7 +92,7 @@ def test_death_from_feed_file_to_stopped_case_and_recovery(page: Any, live_serve
         assert rec.amount_fen == 270000
         batch.cycle.refresh_from_db()
         report = reconcile.reconcile(batch.cycle)
-        assert report.ok(reconcile.BOOKS) and report.ok(reconcile.BANK)
+        assert report.all_ok, [v.cause for v in report.variances]
         page.goto(f"{base}/cases/{case.pk}/")
         assert "已停发" in page.content()
         page.goto(f"{base}/registry/households/{fam.child.household_id}/")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -197,6 +197,10 @@ def _bank(report: Report, add: Any) -> None:
                              f"银行回盘「{label}」金额与账上记录不符"))
 
 
+#: the states of a case whose line the bank paid
+PAID_STATES = (State.PAID, State.SUSPENDED, State.STOPPED, State.TRANSFERRED)
+
+
 def _vouchers(report: Report, add: Any) -> None:
     cycle = report.cycle
 
@@ -222,8 +226,16 @@ def _vouchers(report: Report, add: Any) -> None:
     each(lines.exclude(Exists(own)).select_related("batch").order_by("id"),
          lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", None, ln.amount_fen,
                              "所属应发明细不存在、不属于本周期，或与案件不对应"))
+    # A case recalculated after it was paid (a death, a move) owes the difference back: the
+    # frozen amount less what was made recoverable of its paid lines is the case's amount
+    # (a line found not due as a whole leaves the case's amount as it was).
+    owed = (Recovery.objects.filter(line__entitlement_id=OuterRef("pk"))
+            .values("line__entitlement_id").annotate(s=Sum("amount_fen")).values("s"))
     each(Entitlement.objects.filter(cycle=cycle, status=EntitlementStatus.PAYABLE)
-         .exclude(case__amount_fen=F("amount_fen")).select_related("case").order_by("id"),
+         .annotate(owed=Coalesce(Subquery(owed), 0))
+         .exclude(Q(case__amount_fen=F("amount_fen"))
+                  | Q(case__amount_fen=F("amount_fen") - F("owed")))
+         .select_related("case").order_by("id"),
          lambda e: Variance(VOUCHERS, f"案件 {e.case.number}", e.amount_fen, e.case.amount_fen,
                             "案件金额在冻结后变更：冻结的应发金额未随之调整，须另行补发或追回"))
     each(lines.exclude(amount_fen=F("entitlement__amount_fen") - F("entitlement__offset_fen"))
@@ -241,7 +253,8 @@ def _vouchers(report: Report, add: Any) -> None:
          .select_related("batch", "case").order_by("id"),
          lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", 0, ln.amount_fen,
                              "补贴对象在截止日前已死亡（冻结后才登记），已发放，应登记追回"))
-    each(lines.filter(status=LineStatus.PAID).exclude(case__state=State.PAID)
+    # paid, then suspended, stopped or handed over after a change of life: still paid
+    each(lines.filter(status=LineStatus.PAID).exclude(case__state__in=PAID_STATES)
          .select_related("batch", "case").order_by("id"),
          lambda ln: Variance(VOUCHERS, f"发放明细 {ln.reference}", None, ln.amount_fen,
                              f"银行已支付，案件状态却为「{ln.case.state_label}」"))
