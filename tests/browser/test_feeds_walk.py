@@ -1,7 +1,7 @@
 """A death in Debian's chromium: the county loads the civil-affairs file, previews and
 confirms the effects; the child's paid case is stopped with its months recalculated, the
-overpaid months become a recoverable amount and the books stay balanced. Each feeds page is
-photographed at 1366 and 390 px."""
+overpaid months become a recoverable amount, finance records its repayment, and the books
+stay balanced at every step. Each feeds page is photographed at 1366 and 390 px."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import login, logout, shot
 from tests.conftest import VILLAGE_A, Personas, make_family, new_id
 from tests.web.feeds_helpers import BIRTH, childcare_case, csv_bytes, death_file, pay
 
@@ -112,3 +112,22 @@ def test_death_from_feed_file_to_stopped_case_and_recovery(page: Any, live_serve
         page.wait_for_selector("text=令牌只显示这一次")
         both(page, "08-tokens")
         assert Case.objects.filter(subject=fam.child).count() == 1
+
+        # finance records the family's repayment on the recoveries page: the receivable closes
+        # and the books still balance
+        logout(page)
+        login(page, base, "finance")
+        page.click("nav >> text=追回")
+        page.wait_for_selector("[data-testid=recoveries]")
+        page.click(f"text={rec.number}")
+        page.fill("#repay-amount", "2700")
+        page.fill("#repay-receipt", "HL2026061501")
+        page.click("[data-testid=repay]")
+        page.wait_for_selector("text=退缴已登记")
+        assert page.inner_text("[data-testid=recovery-state]") == "已结清"
+        both(page, "09-repaid")
+        rec.refresh_from_db()
+        assert rec.balance_fen == 0
+        batch.cycle.refresh_from_db()
+        report = reconcile.reconcile(batch.cycle)
+        assert report.all_ok, [v.cause for v in report.variances]
