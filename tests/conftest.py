@@ -6,6 +6,7 @@ Data is built through actions, as users would build it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
@@ -69,6 +70,9 @@ def skip_is_allowed(nodeid: str, rules: list[tuple[str, str, str]], database: st
 
 
 _rules: list[tuple[str, str, str]] = []
+# The gate judges where the reports end up: in a plain run this process, under pytest-xdist the
+# controller (workers send it every test report and every skipped collection report).
+_gate = {"here": True}
 
 
 def pytest_configure(config: Any) -> None:
@@ -77,6 +81,7 @@ def pytest_configure(config: Any) -> None:
     from django.conf import settings
 
     _rules[:] = allowed_skips()  # a malformed list stops the run before any test
+    _gate["here"] = not hasattr(config, "workerinput")
     os.environ["HUIMIN_DEV_KEYS"] = "1"
     os.environ["HUIMIN_HTTPS"] = "0"
     settings.DEV_KEYS = True
@@ -85,11 +90,22 @@ def pytest_configure(config: Any) -> None:
     settings.SECURE_HSTS_SECONDS = 0
 
 
-def pytest_runtest_logreport(report: Any) -> None:
-    if not (ON_CI and report.skipped) or hasattr(report, "wasxfail"):
+def _judge_skip(report: Any) -> None:
+    if not (ON_CI and _gate["here"] and report.skipped) or hasattr(report, "wasxfail"):
         return
-    if not skip_is_allowed(report.nodeid, _rules, _database()):
+    if (not skip_is_allowed(report.nodeid, _rules, _database())
+            and report.nodeid not in _unlisted_skips):
         _unlisted_skips.append(report.nodeid)
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    _judge_skip(report)
+
+
+def pytest_collectreport(report: Any) -> None:
+    """A module skipped as a whole (``pytest.skip(allow_module_level=True)``, a failed
+    ``importorskip``) is a collection report, not a test report: it counts too."""
+    _judge_skip(report)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -101,7 +117,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
-    if _unlisted_skips and exitstatus == 0:
+    # a run whose only module was skipped collects no test (exit 5): that fails as well
+    if _unlisted_skips and exitstatus in (pytest.ExitCode.OK,
+                                          pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -120,9 +138,16 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
         load_county(COUNTY_2[:6])
 
 
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def login_settings() -> dict[str, Any]:
+    return {"AXES_ENABLED": False, "HUIMIN_TOTP_ROLES": [], "SESSION_COOKIE_AGE": 14 * 24 * 3600}
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = list(FAST_HASHERS)
 
 
 @pytest.fixture(autouse=True)
@@ -132,9 +157,8 @@ def _logins_without_lockout_or_second_factor(settings: Any) -> None:
     factor are off unless a test asks for them with ``axes_on`` / ``totp_on``. Tests travel
     in time between logging in and the request, so the 30-minute idle timeout is lengthened
     here; the idle-timeout tests set it back."""
-    settings.AXES_ENABLED = False
-    settings.HUIMIN_TOTP_ROLES = []
-    settings.SESSION_COOKIE_AGE = 14 * 24 * 3600
+    for name, value in login_settings().items():
+        setattr(settings, name, value)
 
 
 @pytest.fixture
@@ -179,8 +203,7 @@ def make_user(username: str, role: str, area_code: str) -> Any:
     return user
 
 
-@pytest.fixture
-def personas(db: Any) -> Personas:
+def make_personas() -> Personas:
     from huimin.registry.areas import load_county
     from huimin.registry.models import Area
 
@@ -203,6 +226,38 @@ def personas(db: Any) -> Personas:
         finance_b=make_user("finance_b", "finance_officer", COUNTY_2),
         auditor_b=make_user("auditor_b", "auditor", COUNTY_2),
     )
+
+
+@pytest.fixture
+def personas(db: Any) -> Personas:
+    return make_personas()
+
+
+@pytest.fixture(scope="module")
+def module_transaction(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Data that a module's tests share, built once and rolled back after the module, as
+    Django's ``TestCase.setUpTestData`` does: every test still runs in its own savepoint
+    inside this transaction, so each starts from exactly the data the module built, whatever
+    the tests before it did. Build the data inside ``django_db_blocker.unblock()`` and hand each
+    test copies of the model instances (``copy.deepcopy``), so that nothing a test changes in
+    memory reaches the next one. Only for tests that do not commit (``django_db`` without
+    ``transaction=True``): pytest tears the transaction down whenever the next test is in
+    another module, so tests of other modules never run inside it. The settings are those
+    the autouse fixtures above give each test (cheap hashes for the users made here)."""
+    from django.db import transaction
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=FAST_HASHERS, **login_settings()):
+        with django_db_blocker.unblock():
+            outer = transaction.atomic()
+            outer._from_testcase = True  # type: ignore[attr-defined]  # as TestCase marks its own
+            outer.__enter__()
+        try:
+            yield
+        finally:
+            with django_db_blocker.unblock():
+                transaction.set_rollback(True)
+                outer.__exit__(None, None, None)
 
 
 ID_SEQ = iter(range(1, 10**6))

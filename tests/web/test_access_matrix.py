@@ -5,8 +5,9 @@ A URL or API operation missing from the matrix fails ``test_matrix_covers_every_
 
 from __future__ import annotations
 
+import copy
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from huimin.cases import actions as case_actions
 from huimin.payments import actions as pay_actions
 from huimin.programs.models import Program
-from tests.conftest import PASSWORD, VILLAGE_A, Personas, make_family
+from tests.conftest import PASSWORD, VILLAGE_A, Personas, make_family, make_personas
 from tests.web.cases_helpers import PNG, matrix_world
 from tests.web.feeds_helpers import feeds_world
 from tests.web.payments_helpers import PayWorld, payments_world
@@ -42,9 +43,8 @@ class World:
     handover: Any = None  # the hand-over record of a person moved out of the county
 
 
-@pytest.fixture
-def world(personas: Personas, settings: Any, tmp_path: Any) -> Any:
-    settings.MEDIA_ROOT = tmp_path / "media"
+def world_data(personas: Personas) -> Iterator[World]:
+    """Everything the matrix asks about, built on 2026-06-15 through actions."""
     with time_machine.travel(datetime(2026, 6, 15, 10, 0, tzinfo=SH), tick=False):
         from datetime import date
 
@@ -72,6 +72,41 @@ def world(personas: Personas, settings: Any, tmp_path: Any) -> Any:
                                      moved_on=date(2026, 6, 1))
         yield World(fam.child, submitted, batch, cases=matrix_world(personas), pay=pay,
                     change=change, handover=leaving.father.handovers.get())
+
+
+@pytest.fixture(scope="module")
+def _shared(module_transaction: None, django_db_blocker: Any,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Personas, World]]:
+    """The personas and the world, built once for this module's few hundred tests (each in
+    its own savepoint, see ``module_transaction``)."""
+    from django.test import override_settings
+
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("matrix") / "media"):
+        with django_db_blocker.unblock():
+            people = make_personas()
+            built = world_data(people)
+            shared = next(built)
+        yield people, shared
+        with django_db_blocker.unblock():
+            built.close()
+
+
+@pytest.fixture
+def personas(_shared: tuple[Personas, World], db: None) -> Personas:
+    return copy.deepcopy(_shared[0])
+
+
+@pytest.fixture
+def world(_shared: tuple[Personas, World], personas: Personas) -> World:
+    return copy.deepcopy(_shared[1])
+
+
+@pytest.fixture
+def own_world(personas: Personas, settings: Any, tmp_path: Any) -> Iterator[World]:
+    """The same world built inside one test's own transaction beside the root ``personas``,
+    for other modules (``from tests.web.test_access_matrix import own_world as world``)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    yield from world_data(personas)
 
 
 def _file(data: bytes, name: str) -> io.BytesIO:

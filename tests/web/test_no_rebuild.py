@@ -30,7 +30,8 @@ from django.urls import reverse
 
 from huimin.lib.idnumber import make
 from tests.conftest import PASSWORD, Personas
-from tests.web.test_access_matrix import World, world  # noqa: F401  (the fixture)
+from tests.web.test_access_matrix import World  # the world fixture, in this test's transaction:
+from tests.web.test_access_matrix import own_world as world  # noqa: F401
 from tests.web.test_cases_web import pdf_text
 
 pytestmark = pytest.mark.django_db

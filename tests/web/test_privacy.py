@@ -27,7 +27,8 @@ from huimin.cases.models import CaseDocument
 from huimin.programs.models import DocumentType
 from tests.conftest import PASSWORD, Family, Personas
 from tests.web.cases_helpers import PNG, apply_rural, make_rural_couple
-from tests.web.test_access_matrix import World, world  # noqa: F401  (the fixture)
+from tests.web.test_access_matrix import World  # the world fixture, in this test's transaction:
+from tests.web.test_access_matrix import own_world as world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
