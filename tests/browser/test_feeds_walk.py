@@ -17,7 +17,8 @@ from tests.browser.conftest import login, logout, shot
 from tests.conftest import VILLAGE_A, Personas, make_family, new_id
 from tests.web.feeds_helpers import BIRTH, childcare_case, csv_bytes, death_file, pay
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.also_postgres,
+              pytest.mark.django_db(transaction=True)]
 SH = ZoneInfo("Asia/Shanghai")
 WIDTHS = (1366, 390)
 
