@@ -126,10 +126,16 @@ def test_effects_equal_the_single_subject_path(tmp_path: Path, register: Path,
     assert kinds == {"stop", "recalculate", "move"}
     assert counts.effects_by_kind == {k: sum(r["kind"] == k for r in got)
                                       for k in ("stop", "recalculate", "move")}
-    # a death ends the following years' shares, never the year it happened in
+    # a death shortens the share of the year it happened in to the months up to it, and ends
+    # the following years' shares
     stops = [r for r in got if r["kind"] == "stop"]
-    assert all(r["claim_year"] > (r["from_date"] - dt.timedelta(days=1)).year for r in stops)
-    assert all("fails:alive_at_year_start" in r["reason_codes"] for r in stops)
+    died = {r["event_id"]: (r["from_date"] - dt.timedelta(days=1)) for r in stops}
+    same = [r for r in stops if r["claim_year"] == died[r["event_id"]].year]
+    later = [r for r in stops if r["claim_year"] > died[r["event_id"]].year]
+    assert same and later and len(same) + len(later) == len(stops)
+    assert all(0 <= r["new_months"] < r["old_months"] for r in same)
+    assert all(r["new_months"] == 0 and "fails:alive_at_year_start" in r["reason_codes"]
+               for r in later)
     assert all(r["new_amount_fen"] < r["old_amount_fen"] for r in stops)
 
 
