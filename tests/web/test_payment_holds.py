@@ -207,3 +207,31 @@ def test_a_failed_line_of_a_suspended_case_is_not_corrected(personas: Personas) 
         pay.correct_line(personas.finance, line, bank_account=w.families[0].account,
                          note="已核实")
     assert_books_clean(cycle)
+
+
+def test_resuming_a_suspended_case_releases_the_payment_held_for_it(
+    personas: Personas,
+) -> None:
+    from huimin.cases import actions as case_actions
+
+    w = world(personas, 2)
+    cycle = cycle_of(personas)
+    case = w.cases[0]
+    assert hold_case(personas.county, case, held_reason=HeldReason.SUSPENDED,
+                     reason="公安推送迁移信息，待核实", from_date=DAY) == 1
+    case = case_actions.suspend_case(personas.county, case, from_date=DAY,
+                                     reason="公安推送迁移信息，待核实")
+    assert case.state == State.SUSPENDED
+    assert Entitlement.objects.get(case=case).status == EntitlementStatus.HELD
+    assert_books_clean(cycle)
+    with pytest.raises(Forbidden):
+        case_actions.resume_case(personas.finance, case, reason="经核实未迁出")
+    case = case_actions.resume_case(personas.county, case, reason="经核实未迁出")
+    assert case.state == State.APPROVED
+    ent = Entitlement.objects.get(case=case)
+    assert (ent.status, ent.held_reason) == (EntitlementStatus.PAYABLE, "")
+    assert AuditEvent.objects.filter(action="payment.release", case_id=case.pk).count() == 1
+    assert_books_clean(cycle)
+    batch = pay.create_batch(personas.finance, cycle)
+    assert set(batch.lines.values_list("case_id", flat=True)) == {c.pk for c in w.cases}
+    assert_books_clean(cycle)

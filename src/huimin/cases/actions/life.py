@@ -121,7 +121,8 @@ def suspend_case(actor: Any, case: Case, *, from_date: date, reason: str,
 @transaction.atomic
 def resume_case(actor: Any, case: Case, *, reason: str,
                 expected_version: int | None = None) -> Case:
-    """A suspended case back in the state it was suspended from."""
+    """A suspended case back in the state it was suspended from; a payment held for the
+    suspension (``HeldReason.SUSPENDED``) is released with it, in the same transaction."""
     if getattr(actor, "role", None) not in CHANGE_ROLES:
         raise Forbidden("只有县级审批员可以恢复发放")
     _check_area(actor, case)
@@ -136,6 +137,12 @@ def resume_case(actor: Any, case: Case, *, reason: str,
     _bump(locked, "state", "stopped_on", "stop_reason")
     record(actor, "case.resume", locked, person_id=locked.subject_id, case_id=locked.pk,
            area_code=locked.area.code, old=State.SUSPENDED, new=previous, comment=reason)
+    from huimin.payments.holds import release_case
+    from huimin.payments.models import Entitlement, EntitlementStatus, HeldReason
+
+    if Entitlement.objects.filter(case_id=locked.pk, status=EntitlementStatus.HELD,
+                                  held_reason=HeldReason.SUSPENDED).exists():
+        release_case(actor, locked, reason=reason)
     return locked
 
 
