@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date
 from pathlib import Path
@@ -12,26 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from huimin.cli_support import active_user as _user
+from huimin.cli_support import setup_django as _setup
+
 app = typer.Typer(help="发放：周期冻结、批次、银行文件、回盘、对账", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
-
-
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huimin.settings")
-    import django
-
-    django.setup()
-
-
-def _user(username: str) -> Any:
-    from huimin.accounts.models import User
-
-    try:
-        return User.objects.get(username=username)
-    except User.DoesNotExist:
-        err.print(f"用户 {username} 不存在")
-        raise typer.Exit(2) from None
 
 
 def _started(what: str) -> float:

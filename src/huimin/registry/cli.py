@@ -7,7 +7,6 @@ Exit status: 0 done; 1 refused (the reason, naming the field, on stderr); 2 a us
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -15,26 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from huimin.cli_support import active_user as _user
+from huimin.cli_support import setup_django as _setup
+
 app = typer.Typer(help="变更登记：提交、查看、确认、驳回变更申请", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
-
-
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huimin.settings")
-    import django
-
-    django.setup()
-
-
-def _user(username: str) -> Any:
-    from huimin.accounts.models import User
-
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        err.print(f"用户 {username} 不存在或已停用")
-        raise typer.Exit(2)
-    return user
 
 
 def _fail(exc: Any) -> NoReturn:

@@ -7,30 +7,16 @@ Exit codes: 0 done (also with unmatched or quarantined rows); 1 refused (role, a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 
+from huimin.cli_support import active_user as _user
+
 app = typer.Typer(help="数据比对：死亡、迁移、出生、残疾证数据的导入与处理", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
-
-
-def _user(username: str) -> Any:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huimin.settings")
-    import django
-
-    django.setup()
-    from huimin.accounts.models import User
-
-    try:
-        return User.objects.get(username=username, is_active=True)
-    except User.DoesNotExist:
-        err.print(f"用户 {username} 不存在或已停用")
-        raise typer.Exit(2) from None
 
 
 @app.command("import")
