@@ -262,6 +262,11 @@ VIEWS: dict[str, Spec] = {
         "POST", lambda w: reverse("payments:recovery_approve",
                                   args=[w.pay.recovery.pk, w.pay.write_off.pk]),
         only(302, ["county"], {"finance": 400})),  # finance asked for it
+    "payments:recovery_decline": Spec(
+        "POST", lambda w: reverse("payments:recovery_decline",
+                                  args=[w.pay.recovery.pk, w.pay.write_off.pk]),
+        only(302, ["county"], {"finance": 400}),  # finance asked for it
+        data=lambda w: {"reason": "应继续追回"}),
     "payments:recoveries_export": Spec("POST", lambda w: reverse("payments:recoveries_export"),
                                        only(200, ["county", "finance", "auditor"])),
     "reports:summary": Spec("GET", lambda w: reverse("reports:summary"), ALL_OK),

@@ -236,3 +236,43 @@ def test_the_cli_lists_and_records(personas: Personas, world: tuple[Paid, Recove
     assert runner.invoke(app, ["payments", "record-recovery", "--user", "auditor",
                                "--recovery", str(rec.pk), "--amount", "1", "--date",
                                "2026-06-15"]).exit_code == 2
+
+
+def test_a_write_off_request_can_be_declined_by_another_person_with_a_reason(
+    personas: Personas, world: tuple[Paid, Recovery],
+) -> None:
+    p, rec = world
+    finance = login(personas.finance)
+    resp = finance.post(reverse("payments:recovery_write_off", args=[rec.pk]),
+                        {"amount": "100", "date": "2026-06-15", "note": "家庭困难"})
+    assert resp.status_code == 302
+    mv = RecoveryMovement.objects.get(status=MovementStatus.REQUESTED)
+    decline = reverse("payments:recovery_decline", args=[rec.pk, mv.pk])
+    # not the requester; not the auditor (read only); not another county
+    resp = finance.post(decline, {"reason": "自己驳回"})
+    assert resp.status_code == 400 and "申请人不能驳回" in resp.content.decode()
+    assert login(personas.auditor).post(decline, {"reason": "x"}).status_code == 403
+    assert login(personas.county_b).post(decline, {"reason": "x"}).status_code == 404
+    county = login(personas.county)
+    assert 'data-testid="decline"' in county.get(
+        reverse("payments:recovery", args=[rec.pk])).content.decode()
+    resp = county.post(decline, {"reason": "  "})
+    assert resp.status_code == 400 and "驳回理由" in resp.content.decode()
+    mv.refresh_from_db()
+    assert mv.status == MovementStatus.REQUESTED
+    before = rec.balance_fen
+    assert county.post(decline, {"reason": "家庭有退缴能力，应继续追回"}).status_code == 302
+    mv.refresh_from_db()
+    rec.refresh_from_db()
+    assert (mv.status, mv.approved_by_id) == (MovementStatus.DECLINED, personas.county.pk)
+    assert rec.balance_fen == before and rec.settled_fen == 0
+    ev = AuditEvent.objects.get(action="recovery.write_off_decline")
+    assert ev.data["reason"] == "家庭有退缴能力，应继续追回" and ev.case_id == p.case.pk
+    clean(p.cycle)
+    # declined once: it cannot be approved after all, and a new request may follow
+    assert county.post(reverse("payments:recovery_approve", args=[rec.pk, mv.pk])
+                       ).status_code == 400
+    resp = finance.post(reverse("payments:recovery_write_off", args=[rec.pk]),
+                        {"amount": "100", "date": "2026-06-15", "note": "再次申请"})
+    assert resp.status_code == 302
+    assert RecoveryMovement.objects.filter(status=MovementStatus.REQUESTED).count() == 1

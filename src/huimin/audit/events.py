@@ -91,6 +91,7 @@ ACTION_LABELS = {
     "recovery.offset_reverse": "抵扣追回冲回",
     "recovery.write_off_request": "申请核销应追回款",
     "recovery.write_off": "审批核销应追回款",
+    "recovery.write_off_decline": "驳回核销申请",
     "recovery.list": "查看追回台账",
     "recovery.view": "查看追回明细",
     "recovery.export": "导出追回台账",

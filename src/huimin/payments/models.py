@@ -410,6 +410,7 @@ class MovementStatus(models.TextChoices):
     DONE = "done", "已入账"
     REQUESTED = "requested", "核销待审批"
     REVERSED = "reversed", "已冲回"
+    DECLINED = "declined", "核销未获批准"
 
 
 class RecoveryMovement(models.Model):

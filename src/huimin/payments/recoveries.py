@@ -21,6 +21,7 @@ from huimin.payments.actions.recoveries import (
     OPEN_ROLES,
     RECORD_ROLES,
     approve_write_off,
+    decline_write_off,
     mark_overpaid,
     offset_targets,
     open_recovery,
@@ -36,6 +37,7 @@ READERS = (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER, Role.AUDITOR, Role.ADMIN)
 
 __all__ = [
     "APPROVE_ROLES", "OPEN_ROLES", "READERS", "RECORD_ROLES", "approve_write_off",
+    "decline_write_off",
     "get_recovery_for_user", "mark_overpaid", "offset_targets", "open_recovery",
     "record_offset", "record_repayment", "recoveries_for", "request_write_off",
     "reverse_offsets", "row", "to_xlsx",

@@ -162,6 +162,19 @@ def recovery_approve(request: HttpRequest, pk: int, mv: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def recovery_decline(request: HttpRequest, pk: int, mv: int) -> HttpResponse:
+    def act(rec: Any) -> Any:
+        movement = RecoveryMovement.objects.filter(recovery=rec, pk=mv).first()
+        if movement is None:
+            raise ActionError("该核销申请不存在")
+        return rec_actions.decline_write_off(request.user, movement,
+                                             reason=request.POST.get("reason", ""))
+
+    return _post(request, pk, rec_actions.APPROVE_ROLES, act, "核销申请已驳回，余额继续追回")
+
+
+@login_required
+@require_POST
 def recovery_export(request: HttpRequest) -> HttpResponse:
     """The recoveries listed (by state) as a workbook; a POST, and audited."""
     require_role(request.user, rec_actions.READERS)

@@ -26,4 +26,6 @@ urlpatterns = [
          name="recovery_write_off"),
     path("recoveries/<int:pk>/write-offs/<int:mv>/approve/", recovery_views.recovery_approve,
          name="recovery_approve"),
+    path("recoveries/<int:pk>/write-offs/<int:mv>/decline/", recovery_views.recovery_decline,
+         name="recovery_decline"),
 ]

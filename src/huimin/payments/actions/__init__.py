@@ -31,6 +31,7 @@ from huimin.payments.actions.batches import (
 from huimin.payments.actions.cycles import FIRST_CLAIM_YEAR, PERIOD_RE, build_cycle, check_cycle
 from huimin.payments.actions.recoveries import (
     approve_write_off,
+    decline_write_off,
     mark_overpaid,
     open_recovery,
     record_offset,
@@ -73,6 +74,7 @@ __all__ = [
     "check_cycle",
     "correct_line",
     "create_batch",
+    "decline_write_off",
     "download_bank_file",
     "download_count",
     "export_batch",

@@ -345,3 +345,27 @@ def approve_write_off(actor: Any, movement: RecoveryMovement) -> RecoveryMovemen
                 memo=f"{rec.number} 核销", moves=[(A.WRITTEN_OFF, A.RECOVERABLE, mv.amount_fen)])
     _movement_event(actor, "recovery.write_off", rec, mv, requested_by=mv.requested_by_id)
     return mv
+
+
+@transaction.atomic
+def decline_write_off(actor: Any, movement: RecoveryMovement, *, reason: str) -> RecoveryMovement:
+    """Turn a requested write-off down, with the reason: the balance stays to be recovered
+    (nothing moves in the ledger) and a new request may follow. Never the requester."""
+    mv = (RecoveryMovement.objects.select_for_update(of=("self",))
+          .get(pk=movement.pk))
+    rec = _lock_recovery(mv.recovery_id)
+    _check(actor, APPROVE_ROLES, rec.cycle.area.code, "审批核销")
+    if mv.method != RecoveryMethod.WRITE_OFF or mv.status != MovementStatus.REQUESTED:
+        raise Conflict("该记录不是待审批的核销申请")
+    if mv.requested_by_id == actor.pk:
+        raise Forbidden("核销须由另一人审批：申请人不能驳回自己的申请")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError("驳回理由：请填写不予核销的理由（如：家庭有退缴能力，应继续追回）")
+    mv.status = MovementStatus.DECLINED
+    mv.approved_by = actor
+    mv.approved_at = _now()
+    mv.save(update_fields=["status", "approved_by", "approved_at"])
+    _movement_event(actor, "recovery.write_off_decline", rec, mv,
+                    requested_by=mv.requested_by_id, reason=reason[:200])
+    return mv
