@@ -330,7 +330,8 @@ def filters_for_log(values: Mapping[str, str]) -> dict[str, str]:
 
 
 def export_response(request: Any, spec: ListSpec, qs: QuerySet[Any], *,
-                    person: Callable[[Any], Any] | None = None) -> Any:
+                    person: Callable[[Any], Any] | None = None,
+                    log_filters: Mapping[str, str] | None = None) -> Any:
     """The export of a list (a POST with the list's parameters): masked unless ``unmasked=1``
     from a role the list allows; one audit event for the export and, when unmasked, a
     personal-data read of each person in it (``person`` gives a row's person)."""
@@ -357,7 +358,8 @@ def export_response(request: Any, spec: ListSpec, qs: QuerySet[Any], *,
     data = to_xlsx(spec, rows, unmasked=unmasked)
     with transaction.atomic():
         record(user, "list.export", user, area_code=actor_area_code(user), list=spec.name,
-               filters=filters_for_log(values), rows=len(rows), masked=not unmasked)
+               filters={**(log_filters or {}), **filters_for_log(values)}, rows=len(rows),
+               masked=not unmasked)
         if unmasked and person is not None:
             people = [p for p in (person(r) for r in rows) if p is not None]
             AuditEvent.objects.bulk_create([

@@ -328,6 +328,12 @@ VIEWS: dict[str, Spec] = {
     "cases:export": Spec("POST", lambda w: reverse("cases:export"),
                          only(200, ["county", "finance"]), data=lambda w: {"unmasked": "1"}),
     "notices:export": Spec("POST", lambda w: reverse("notices:export"), ALL_OK),
+    "payments:cycles": Spec("GET", lambda w: reverse("payments:cycles"), ALL_OK),
+    "payments:cycles_export": Spec("POST", lambda w: reverse("payments:cycles_export"), ALL_OK),
+    "payments:batches_export": Spec("POST", lambda w: reverse("payments:batches_export"),
+                                    ALL_OK),
+    "audit:export": Spec("POST", lambda w: reverse("audit:export"), only(200, ["auditor"]),
+                         data=lambda w: {"user": "cadre_a"}),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}

@@ -33,7 +33,8 @@ def _case_search(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
     if m:
         return qs.filter(pk=int(m.group(1)))
     if any(ch.isdigit() for ch in q):
-        raise ParamError("案件号或姓名：案件号形如 2026-000123；姓名不含数字")
+        raise ParamError("案件号或姓名：案件号形如 2026-000123；姓名不含数字"
+                         "（身份证号码不能放在网址中）")
     return qs.filter(subject__name__contains=q)
 
 
@@ -74,8 +75,9 @@ CASES = ListSpec(
         Column("金额（元）", lambda c: format_yuan(c.amount_fen)),
         Column("状态", lambda c: c.state_label),
     ),
-    # no JSON column (explanation, facts, review chain) is read for a list page
-    only=("id", "claim_year", "state", "amount_fen", "created_at", "program__code",
+    # the explanation and the facts (JSON) are not read for a list page; the review chain
+    # (a short list) names the step a case waits for
+    only=("id", "claim_year", "state", "level", "review_chain", "amount_fen", "created_at", "program__code",
           "program__name", "subject__name", "subject__id_masked", "subject__birth_date",
           "area__code", "area__name", "subject__area", "applicant__name"),
     #: the county approver and the finance officer check payees against bank and civil data

@@ -21,8 +21,8 @@ from huimin.registry.search import normalise_id
 
 _LAST4 = re.compile(r"[0-9]{3}[0-9X]")
 ID_HELP = "身份证号码：请输入完整的 18 位号码，或号码的后 4 位（最后一位可为 X）"
-NAME_DIGITS = ("姓名：不能含数字；按身份证号码（或后 4 位）查询请用「按身份证号码查询」"
-               "（随表单提交，不进入网址）")
+NAME_DIGITS = ("姓名：不能含数字；身份证号码（或其后 4 位）不能放在网址中，"
+               "请用「按身份证号码查询」（随表单提交）")
 
 
 def id_filter(user: Any, value: str, field: str = "") -> tuple[Q, dict[str, str]]:
