@@ -77,9 +77,10 @@ CASES = ListSpec(
     ),
     # the explanation and the facts (JSON) are not read for a list page; the review chain
     # (a short list) names the step a case waits for
-    only=("id", "claim_year", "state", "level", "review_chain", "amount_fen", "created_at", "program__code",
-          "program__name", "subject__name", "subject__id_masked", "subject__birth_date",
-          "area__code", "area__name", "subject__area", "applicant__name"),
+    only=("id", "claim_year", "state", "level", "review_chain", "amount_fen", "created_at",
+          "program__code", "program__name", "subject__name", "subject__id_masked",
+          "subject__birth_date", "area__code", "area__name", "subject__area",
+          "applicant__name"),
     #: the county approver and the finance officer check payees against bank and civil data
     unmask_roles=frozenset({Role.COUNTY_APPROVER, Role.FINANCE_OFFICER}),
 )
