@@ -117,6 +117,11 @@ class Listing:
     fields: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def has_search(self) -> bool:
+        """(A template calls a callable: it cannot test ``spec.search`` itself.)"""
+        return self.spec.search is not None
+
+    @property
     def num_pages(self) -> int:
         return max(1, -(-self.count // self.spec.per_page))
 
