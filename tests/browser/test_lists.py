@@ -67,3 +67,14 @@ def test_filter_then_export_masked(page: Any, live_server: Any) -> None:
     rows = list(openpyxl.load_workbook(io.BytesIO(data)).worksheets[0].values)
     assert len(rows) == 4 and all("*" in r[1] for r in rows[1:])
     assert {r[0] for r in rows[1:]} == {"林小宝", "郑小宝", "何小宝"}
+
+
+def test_audit_log_at_desk_and_phone_width(page: Any, live_server: Any) -> None:
+    _world()
+    login(page, live_server.url, "auditor")
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(live_server.url + "/audit/?user=cadre_a&sort=at")
+        assert page.locator(".table-wrap table[data-testid=events] tr").count() > 1
+        assert page.locator("[data-testid=export] button").count() == 1
+        shot(page, f"list-audit-{width}")
