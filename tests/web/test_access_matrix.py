@@ -319,6 +319,21 @@ VIEWS: dict[str, Spec] = {
     "feeds:token_revoke": Spec(
         "POST", lambda w: reverse("feeds:token_revoke", args=[feeds_world(w).token.pk]),
         only(302, ["county"])),
+    # lists (huimin.listing): exports are POSTs; the full numbers only for the roles named
+    "registry:households": Spec("GET", lambda w: reverse("registry:households"), ALL_OK),
+    "registry:persons_export": Spec("POST", lambda w: reverse("registry:persons_export"),
+                                    only(200, ["county"]), data=lambda w: {"unmasked": "1"}),
+    "registry:households_export": Spec("POST", lambda w: reverse("registry:households_export"),
+                                       ALL_OK),
+    "cases:export": Spec("POST", lambda w: reverse("cases:export"),
+                         only(200, ["county", "finance"]), data=lambda w: {"unmasked": "1"}),
+    "notices:export": Spec("POST", lambda w: reverse("notices:export"), ALL_OK),
+    "payments:cycles": Spec("GET", lambda w: reverse("payments:cycles"), ALL_OK),
+    "payments:cycles_export": Spec("POST", lambda w: reverse("payments:cycles_export"), ALL_OK),
+    "payments:batches_export": Spec("POST", lambda w: reverse("payments:batches_export"),
+                                    ALL_OK),
+    "audit:export": Spec("POST", lambda w: reverse("audit:export"), only(200, ["auditor"]),
+                         data=lambda w: {"user": "cadre_a"}),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}

@@ -512,6 +512,114 @@ def test_audit_log_is_the_auditors_county(personas: Personas, scope: ScopeWorld)
             assert _client(role, personas).get("/audit/").status_code == 403, role
 
 
+# -- search, filters and exports (huimin.listing) --------------------------------------------
+
+def _sheet(data: bytes) -> list[tuple[Any, ...]]:
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    return [tuple(r) for r in book.worksheets[0].iter_rows(values_only=True)][1:]
+
+
+def _export(client: Client, name: str, data: dict[str, str] | None = None) -> bytes:
+    resp = client.post(reverse(name), data or {})
+    assert resp.status_code == 200, (name, resp.status_code, resp.content[:200])
+    return resp.content
+
+
+def test_person_export(personas: Personas, scope: ScopeWorld) -> None:
+    """The person list's workbook: exactly the persona's persons (by name, masked number and
+    household), masked."""
+    by_mask = {(p.name, p.id_masked, p.household.number): p.pk
+               for ps in scope.persons.values() for p in ps}
+    assert len(by_mask) == sum(len(ps) for ps in scope.persons.values())
+    _check(personas,
+           lambda c, r: {by_mask[(row[0], row[1], row[6])]
+                         for row in _sheet(_export(c, "registry:persons_export"))},
+           lambda r: _in(r, scope.persons))
+
+
+def test_household_list_and_export(personas: Personas, scope: ScopeWorld) -> None:
+    _check(personas, lambda c, r: _ids(r'href="/registry/households/(\d+)/"',
+                                       _html(c, "/registry/households/")),
+           lambda r: _in(r, scope.households))
+    numbers = {h.number: h.pk for hs in scope.households.values() for h in hs}
+    _check(personas, lambda c, r: {numbers[row[0]] for row in
+                                   _sheet(_export(c, "registry:households_export"))},
+           lambda r: _in(r, scope.households))
+
+
+def test_case_export_and_filters(personas: Personas, scope: ScopeWorld) -> None:
+    numbers = {c.number: c.pk for cs in scope.cases.values() for c in cs}
+    _check(personas, lambda c, r: {numbers[row[0]] for row in
+                                   _sheet(_export(c, "cases:export"))},
+           lambda r: _in(r, scope.cases))
+
+    def submitted(role: str) -> set[int]:
+        return {c.pk for v in VILLAGES[role] for c in scope.cases.get(v, [])
+                if c.state == "submitted"}
+
+    _check(personas, lambda c, r: {numbers[row[0]] for row in
+                                   _sheet(_export(c, "cases:export", {"state": "submitted"}))},
+           submitted)
+
+
+def test_case_search_by_number_finds_only_own(personas: Personas, scope: ScopeWorld) -> None:
+    """Each case searched by its number, by every persona: found only by those whose area it
+    is in."""
+    for village, cases in scope.cases.items():
+        case = cases[0]
+        for role in ROLES:
+            got = _ids(r'href="/cases/(\d+)/"',
+                       _html(_client(role, personas), f"/cases/?q={case.number}"))
+            assert got == ({case.pk} if village in VILLAGES[role] else set()), (role, village)
+
+
+def test_person_search_by_last_four_finds_only_own(personas: Personas,
+                                                   scope: ScopeWorld) -> None:
+    """An outsider's search for the last four (or the whole number) of a person in another
+    area returns nothing."""
+    for village, persons in scope.persons.items():
+        person = persons[0]
+        number = person.id_number
+        for role in ROLES:
+            client = _client(role, personas)
+            for value in (number[-4:], number):
+                resp = client.post("/registry/persons/", {"id_number": value})
+                got = _ids(r'href="/registry/persons/(\d+)/"', resp.content.decode())
+                assert (person.pk in got) == (village in VILLAGES[role]), (role, village, value)
+                assert got <= _in(role, scope.persons), role
+
+
+def test_notice_cycle_batch_exports(personas: Personas, scope: ScopeWorld) -> None:
+    notices = {n.number: n.pk for ns in scope.notices.values() for n in ns}
+    _check(personas, lambda c, r: {notices[row[0]] for row in
+                                   _sheet(_export(c, "notices:export"))},
+           lambda r: _in(r, scope.notices))
+    cycles = {c.number: c.pk for c in scope.cycles.values()}
+    _check(personas, lambda c, r: {cycles[row[0]] for row in
+                                   _sheet(_export(c, "payments:cycles_export"))},
+           _books(scope, "cycle"))
+    _check(personas, lambda c, r: _ids(r'href="/payments/cycles/(\d+)/"',
+                                       _html(c, "/payments/cycles/")), _books(scope, "cycle"))
+    batches = {b.number: b.pk for b in scope.batches.values()}
+    _check(personas, lambda c, r: {batches[row[0]] for row in
+                                   _sheet(_export(c, "payments:batches_export"))},
+           _books(scope, "batch"))
+
+
+def test_area_filter_outside_the_users_areas_returns_nothing(personas: Personas,
+                                                             scope: ScopeWorld) -> None:
+    for role in ROLES:
+        client = _client(role, personas)
+        for village in (VILLAGE_A, VILLAGE_B, VILLAGE_C):
+            resp = client.get("/registry/persons/", {"area": village})
+            got = _ids(r'href="/registry/persons/(\d+)/"', resp.content.decode())
+            if village in VILLAGES[role] or (role == "township" and village == VILLAGE_A):
+                assert resp.status_code == 200
+                assert got == {p.pk for p in scope.persons[village]}, (role, village)
+            else:
+                assert resp.status_code == 400 and got == _in(role, scope.persons), role
+
+
 # -- the Django admin -------------------------------------------------------------------------
 
 def _admin_urls() -> list[str]:

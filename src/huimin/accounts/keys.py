@@ -76,6 +76,25 @@ def _reseal(col: SealedColumn, old: SecretBox, new: SecretBox) -> int:
         last = rows[-1].pk
 
 
+def _rehash_last4(new: SecretBox) -> int:
+    """The keyed hash of each person's last four identity characters within the county
+    (the lists' search by last 4), rebuilt under the new key from the re-sealed numbers."""
+    from huimin.registry.models import Person
+
+    done = last = 0
+    while True:
+        rows = list(Person.objects.filter(pk__gt=last).order_by("pk").select_related("area")
+                    .only("pk", "id_sealed", "id_last4_hash", "area__code")[:CHUNK])
+        if not rows:
+            return done
+        for row in rows:
+            row.id_last4_hash = crypto.id_last4_hash(new.unseal(row.id_sealed), row.area.code,
+                                                     key=new)
+        Person.objects.bulk_update(rows, ["id_last4_hash"])
+        done += len(rows)
+        last = rows[-1].pk
+
+
 def _reseal_change_secrets(old: SecretBox, new: SecretBox) -> int:
     """The full identity or card numbers kept sealed in change requests (no hash beside)."""
     from huimin.registry.models import ChangeRequest
@@ -146,6 +165,7 @@ def rotate_data_key(new_key: str, *, actor: Any = None) -> dict[str, Any]:
         with transaction.atomic():
             counts = {name: _reseal(col, old, new) for name, col in _columns().items()}
             counts["change_requests"] = _reseal_change_secrets(old, new)
+            counts["person_last4"] = _rehash_last4(new)
             staged = _reseal_documents(old, new)
             counts["change_evidence"] = sum(1 for what, _, _ in _sealed_files()
                                             if what.startswith("变更申请"))

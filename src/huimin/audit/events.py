@@ -119,6 +119,9 @@ ACTION_LABELS = {
     "change.evidence_view": "查看变更证明材料",
     "handover.download": "下载迁出移交记录",
     "handover.import": "导入迁入移交记录",
+    # lists (huimin.listing)
+    "list.export": "导出名单（Excel）",
+    "person.export_unmasked": "导出含完整身份证号码的名单",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

@@ -55,7 +55,11 @@ class AuditEvent(models.Model):
         ordering = ["-at", "-id"]
         verbose_name = "审计事件"
         verbose_name_plural = "审计事件"
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # the audit log list: scoped by area code (prefix), newest first
+            models.Index(fields=["area_code", "at", "id"], name="audit_area_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"

@@ -5,4 +5,5 @@ from huimin.audit import views
 app_name = "audit"
 urlpatterns = [
     path("", views.search, name="search"),
+    path("export/", views.export, name="export"),
 ]

@@ -8,4 +8,5 @@ urlpatterns = [
     path("new/", views.notice_new, name="new"),
     path("<int:pk>/", views.notice_detail, name="detail"),
     path("<int:pk>/pdf/", views.notice_pdf, name="pdf"),
+    path("export/", views.notice_export, name="export"),
 ]

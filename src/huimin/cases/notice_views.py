@@ -8,15 +8,17 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from huimin import listing
 from huimin.accounts.access import area_q, require_role
 from huimin.audit.events import record
 from huimin.cases import actions
+from huimin.cases import lists as case_lists
 from huimin.cases.models import Notice, ObjectionStatus
 from huimin.cases.pdf import render_pdf
 from huimin.cases.states import LEVEL_OF_ROLE
@@ -38,19 +40,36 @@ def get_notice_for_user(user: Any, pk: int) -> Notice:
     return notice
 
 
-@login_required
-@require_GET
-def notice_list(request: HttpRequest) -> HttpResponse:
-    qs = notices_for(request.user).annotate(
+def _counted(qs: QuerySet[Notice]) -> QuerySet[Notice]:
+    return qs.annotate(
         n=Count("entries", filter=Q(entries__withdrawn_at=None), distinct=True),
         open_objections=Count("entries__objections",
                               filter=Q(entries__objections__status=ObjectionStatus.OPEN),
                               distinct=True),
-    ).order_by("-start_on", "-id")
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    )
+
+
+@login_required
+@require_GET
+def notice_list(request: HttpRequest) -> HttpResponse:
+    lst = listing.run(case_lists.NOTICES, request.user, notices_for(request.user), request.GET)
+    by_pk = {n.pk: n for n in _counted(Notice.objects.filter(pk__in=[n.pk for n in lst.rows]))}
+    for n in lst.rows:
+        n.n = by_pk[n.pk].n  # type: ignore[attr-defined]
+        n.open_objections = by_pk[n.pk].open_objections  # type: ignore[attr-defined]
     return render(request, "cases/notice_list.html", {
-        "page": page, "today": actions.local_today(),
-        "can_publish": getattr(request.user, "role", "") in LEVEL_OF_ROLE})
+        "lst": lst, "page": lst.rows, "today": actions.local_today(),
+        "export_url": reverse("notices:export"),
+        "can_publish": getattr(request.user, "role", "") in LEVEL_OF_ROLE},
+        status=400 if lst.errors else 200)
+
+
+@login_required
+@require_POST
+def notice_export(request: HttpRequest) -> HttpResponse:
+    """The notice list as a workbook (a notice is already public: no personal data)."""
+    return listing.export_response(  # type: ignore[no-any-return]
+        request, case_lists.NOTICES, _counted(notices_for(request.user)))
 
 
 @login_required

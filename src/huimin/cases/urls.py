@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/objections/", views.objection_new, name="objection"),
     path("<int:pk>/letter/", views.letter, name="letter"),
     path("objections/<int:pk>/resolve/", views.objection_resolve, name="objection_resolve"),
+    path("export/", views.case_export, name="export"),
 ]

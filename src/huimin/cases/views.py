@@ -8,7 +8,6 @@ from urllib.parse import quote
 from cryptography.exceptions import InvalidTag
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -16,10 +15,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from huimin import listing
 from huimin.accounts.access import cases_for, get_case_for_user, persons_for, require_role
 from huimin.accounts.models import Role
 from huimin.audit.events import record, record_view
 from huimin.cases import actions, bulk
+from huimin.cases import lists as case_lists
 from huimin.cases.models import Case, Objection, Outcome
 from huimin.cases.pdf import render_pdf
 from huimin.cases.reasons import REJECT_REASONS, reason_labels
@@ -39,17 +40,20 @@ logger = logging.getLogger(__name__)
 @login_required
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
-    qs = cases_for(request.user).order_by("-created_at", "-id")
-    state = request.GET.get("state", "")
-    if state in State.values:
-        qs = qs.filter(state=state)
-    program = request.GET.get("program", "")
-    if program:
-        qs = qs.filter(program__code=program)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    lst = listing.run(case_lists.CASES, request.user, cases_for(request.user), request.GET)
     return render(request, "cases/list.html", {
-        "page": page, "state": state, "states": State.choices, "program": program,
-        "programs": Program.objects.filter(active=True)})
+        "lst": lst, "page": lst.rows, "export_url": reverse("cases:export"),
+        "can_unmask": listing.may_unmask(case_lists.CASES, request.user),
+    }, status=400 if lst.errors else 200)
+
+
+@login_required
+@require_POST
+def case_export(request: HttpRequest) -> HttpResponse:
+    """The case list as a workbook (masked; full numbers for the approver and finance)."""
+    qs = cases_for(request.user).select_related("subject__area")
+    return listing.export_response(request, case_lists.CASES, qs,  # type: ignore[no-any-return]
+                                   person=lambda c: c.subject)
 
 
 def _int(value: str | None) -> int | None:

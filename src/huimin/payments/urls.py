@@ -28,4 +28,8 @@ urlpatterns = [
          name="recovery_approve"),
     path("recoveries/<int:pk>/write-offs/<int:mv>/decline/", recovery_views.recovery_decline,
          name="recovery_decline"),
+    # lists (huimin.listing)
+    path("cycles/", views.cycle_list, name="cycles"),
+    path("cycles/export/", views.cycle_export, name="cycles_export"),
+    path("batches/export/", views.batch_list_export, name="batches_export"),
 ]

@@ -9,14 +9,17 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from huimin import listing
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role, user_can
 from huimin.audit.events import record
 from huimin.cases.actions import local_today
 from huimin.errors import ActionError, FileRejected
 from huimin.lib.sheets import read_upload
 from huimin.payments import actions, bankfile, reconcile
+from huimin.payments import lists as pay_lists
 from huimin.payments.access import (
     APPROVER,
     BOOK_READERS,
@@ -36,19 +39,48 @@ from huimin.programs.models import Program
 from huimin.registry.models import BankAccount
 
 SHOWN_LINES = 500
+LATEST_CYCLES = 20
 
 
 @login_required
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
+    """发放: the batches (searched, filtered, paged) and the latest cycles (all of them on
+    the cycle list)."""
+    qs = batches_for(request.user).select_related("cycle")
+    lst = listing.run(pay_lists.BATCHES, request.user, qs, request.GET)
     return render(request, "payments/list.html", {
-        "cycles": cycles_for(request.user)[:100],
-        "batches": batches_for(request.user).select_related("cycle")[:200],
+        "lst": lst,
+        "cycles": cycles_for(request.user).order_by("-created_at", "-id")[:LATEST_CYCLES],
+        "export_url": reverse("payments:batches_export"),
         "can_build": user_can(request.user, FINANCE),
         "programs": Program.objects.filter(active=True),
         "year": local_today().year,
         "today": local_today().isoformat(),
-    })
+    }, status=400 if lst.errors else 200)
+
+
+@login_required
+@require_GET
+def cycle_list(request: HttpRequest) -> HttpResponse:
+    lst = listing.run(pay_lists.CYCLES, request.user, cycles_for(request.user), request.GET)
+    return render(request, "payments/cycle_list.html", {
+        "lst": lst, "export_url": reverse("payments:cycles_export"),
+    }, status=400 if lst.errors else 200)
+
+
+@login_required
+@require_POST
+def cycle_export(request: HttpRequest) -> HttpResponse:
+    return listing.export_response(  # type: ignore[no-any-return]
+        request, pay_lists.CYCLES, cycles_for(request.user))
+
+
+@login_required
+@require_POST
+def batch_list_export(request: HttpRequest) -> HttpResponse:
+    return listing.export_response(  # type: ignore[no-any-return]
+        request, pay_lists.BATCHES, batches_for(request.user).select_related("cycle"))
 
 
 @login_required

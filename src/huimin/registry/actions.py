@@ -14,7 +14,7 @@ from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, Conflict, Forbidden
 from huimin.lib.cells import ascii_digits
 from huimin.lib.masking import mask_account, mask_id_number
-from huimin.registry.crypto import account_hash, box, id_hash
+from huimin.registry.crypto import account_hash, box, id_hash, id_last4_hash
 from huimin.registry.models import Area, BankAccount, Handover, Household, ParentChild, Person
 from huimin.registry.validation import (
     FieldError,
@@ -55,9 +55,12 @@ def audit_elsewhere(actor: Any, attempts: list[tuple[str, str]], via: str) -> No
         for hashed, code in attempts])
 
 
-def seal_id(id_number: str) -> dict[str, str]:
+def seal_id(id_number: str, area_code: str) -> dict[str, str]:
+    """The stored forms of an identity number: keyed hash, sealed text, mask, and the keyed
+    hash of its last four characters within the county of ``area_code``."""
     return {"id_hash": id_hash(id_number), "id_sealed": box().seal(id_number),
-            "id_masked": mask_id_number(id_number)}
+            "id_masked": mask_id_number(id_number),
+            "id_last4_hash": id_last4_hash(id_number, area_code)}
 
 
 def seal_account(account: str) -> dict[str, str]:
@@ -104,7 +107,7 @@ def _create_person(actor: Any, *, name: str, number: str, sex: str, birth_date: 
         raise ActionError("身份证号码：该号码刚被登记，请稍后核对")  # a concurrent registration
     person = Person.objects.create(
         household=household, name=name, sex=sex, birth_date=birth_date, area=area,
-        hukou_type=hukou_type, death_date=death_date, **seal_id(number),
+        hukou_type=hukou_type, death_date=death_date, **seal_id(number, area.code),
     )
     record(actor, "person.create", person, person_id=person.pk, area_code=area.code)
     return person
@@ -363,9 +366,9 @@ def correct_identity(actor: Any, person: Person, *, name: str | None = None,
         if Person.objects.filter(id_hash=hashed).exclude(pk=locked.pk).exists():
             here = registered(actor, [hashed])[0]
             raise ActionError(f"身份证号码：{ID_HERE if here else ID_ELSEWHERE}")
-        for key, value in seal_id(number.value).items():
+        for key, value in seal_id(number.value, locked.area.code).items():
             setattr(locked, key, value)
-        fields += ["id_hash", "id_sealed", "id_masked"]
+        fields += ["id_hash", "id_sealed", "id_masked", "id_last4_hash"]
     locked.name, locked.birth_date, locked.sex = new_name, new_birth, new_sex
     new = {"name": locked.name, "birth_date": new_birth.isoformat(),
            "sex": locked.get_sex_display(), "id_number": locked.id_masked}

@@ -345,7 +345,7 @@ def _write(actor: Any, rows: list[_Row], known_parents: dict[str, int],
             persons = Person.objects.bulk_create([
                 Person(household=households[r.household], name=r.name, sex=r.sex,
                        birth_date=r.birth_date, area=r.area, hukou_type=r.hukou_type,
-                       death_date=r.death_date, **seal_id(r.id_number))
+                       death_date=r.death_date, **seal_id(r.id_number, r.area.code))
                 for r in rows
             ])
     except IntegrityError:

@@ -65,6 +65,7 @@ class Household(models.Model):
     class Meta:
         verbose_name = "户"
         verbose_name_plural = "户"
+        indexes = [models.Index(fields=["area", "created_at", "id"], name="household_area_created")]
 
     def __str__(self) -> str:
         return self.number
@@ -80,6 +81,8 @@ class Person(models.Model):
     id_hash = models.CharField(max_length=64, unique=True, editable=False)
     id_sealed = models.TextField(editable=False)
     id_masked = models.CharField("身份证号码", max_length=18, editable=False)
+    # the keyed hash of the number's last 4 characters within its county (search by last 4)
+    id_last4_hash = models.CharField(max_length=64, editable=False, blank=True)
     sex = models.CharField("性别", max_length=1, choices=Sex.choices)
     birth_date = models.DateField("出生日期")
     area = models.ForeignKey(Area, on_delete=models.PROTECT, verbose_name="户籍地")
@@ -96,7 +99,13 @@ class Person(models.Model):
     class Meta:
         verbose_name = "人员"
         verbose_name_plural = "人员"
-        indexes = [models.Index(fields=["area", "birth_date"])]
+        indexes = [
+            models.Index(fields=["area", "birth_date"]),
+            # the person list: scope by area, sorted by name or by registration
+            models.Index(fields=["area", "name", "id"], name="person_area_name"),
+            models.Index(fields=["area", "created_at", "id"], name="person_area_created"),
+            models.Index(fields=["id_last4_hash"], name="person_id_last4"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.id_masked}）"

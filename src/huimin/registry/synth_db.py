@@ -51,7 +51,7 @@ def _write_chunk(chunk: list[SynthPerson], areas: dict[str, Area], key_to_pk: di
     rows = Person.objects.bulk_create([
         Person(household=existing[p.household], name=p.name, sex=p.sex, birth_date=p.birth_date,
                area=areas[p.village], hukou_type=p.hukou_type, death_date=p.death_date,
-               **seal_id(p.id_number))
+               **seal_id(p.id_number, areas[p.village].code))
         for p in chunk
     ])
     for p, row in zip(chunk, rows, strict=True):

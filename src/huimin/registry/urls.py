@@ -22,4 +22,8 @@ urlpatterns = [
     path("changes/<int:pk>/evidence/", change_views.change_evidence, name="change_evidence"),
     path("handovers/<int:pk>.<str:fmt>", change_views.handover_download, name="handover"),
     path("handovers/import/", change_views.handover_import, name="handover_import"),
+    # lists (huimin.listing): households, and the exports of the person and household lists
+    path("persons/export/", views.person_export, name="persons_export"),
+    path("households/", views.household_list, name="households"),
+    path("households/export/", views.household_export, name="households_export"),
 ]

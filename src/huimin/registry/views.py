@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from huimin import listing
 from huimin.accounts.access import (
     area_q,
     get_household_for_user,
     get_person_for_user,
+    households_for,
     persons_for,
     require_role,
     user_can,
@@ -22,7 +25,8 @@ from huimin.audit.events import actor_area_code, event, record, record_reads, re
 from huimin.audit.models import AuditEvent
 from huimin.errors import ActionError, FileRejected
 from huimin.lib.sheets import read_upload
-from huimin.registry import actions, importer, search
+from huimin.listing import ParamError
+from huimin.registry import actions, importer, lists
 from huimin.registry.changes import SUBMIT_ROLES
 from huimin.registry.crypto import id_hash
 from huimin.registry.models import Area
@@ -43,37 +47,64 @@ PERSON_FORM_FIELDS = [
 @login_required
 @require_http_methods(["GET", "POST"])
 def person_list(request: HttpRequest) -> HttpResponse:
-    """人口登记: names are searched with GET (?q=), identity numbers only by POST, so that no
-    number is kept in a URL or a server log. Every person shown is a logged read."""
-    context: dict[str, object] = {"q": "", "id_number": ""}
-    if request.method == "POST":
-        context["by_id"] = True
+    """人口登记: name, area, status … with GET (?q=); an identity number — whole or its last
+    four — only by POST, so that no number is kept in a URL or a server log. Every person
+    shown is a logged read."""
+    by_id = request.method == "POST"
+    params = request.POST if by_id else request.GET
+    qs = persons_for(request.user)
+    found: dict[str, Any] = {}
+    id_error = ""
+    if by_id:
         try:
-            found = search.by_id_number(request.user, request.POST.get("id_number", ""),
-                                        via="web")
-        except ActionError as exc:
-            context["error"] = exc.message
-            context["page"] = Paginator([], 50).get_page(1)
-            return render(request, "registry/person_list.html", context, status=400)
-        page = Paginator(found, 50).get_page(1)
-        record_reads(request.user, "person.list", page, via="id_search")
-        context["page"] = page
-        return render(request, "registry/person_list.html", context)
-    q = request.GET.get("q", "").strip()
-    context["q"] = q
-    try:
-        qs = search.by_name(request.user, q).order_by("area__code", "household_id", "id")
-    except ActionError as exc:
-        context.update(q="", error=exc.message, page=Paginator([], 50).get_page(1))
-        return render(request, "registry/person_list.html", context, status=400)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    if q:
+            cond, found = lists.id_filter(request.user, request.POST.get("id_number", ""))
+            qs = qs.filter(cond)
+        except ParamError as exc:
+            id_error = exc.message
+            qs = qs.none()
+    lst = listing.run(lists.PERSONS, request.user, qs, params)
+    if id_error:
+        lst.errors.insert(0, id_error)
+    if by_id:
         record(request.user, "person.search", request.user,
-               area_code=actor_area_code(request.user), by="name", q=q,
-               found=page.paginator.count, via="web")
-    record_reads(request.user, "person.list", page, via="list", q=q, page=page.number)
-    context["page"] = page
-    return render(request, "registry/person_list.html", context)
+               area_code=actor_area_code(request.user), by="id_number", **found,
+               found=lst.count, via="web")
+    elif lst.values.get("q"):
+        record(request.user, "person.search", request.user,
+               area_code=actor_area_code(request.user), by="name", q=lst.values["q"],
+               found=lst.count, via="web")
+    record_reads(request.user, "person.list", lst.rows, via="id_search" if by_id else "list",
+                 q=lst.values.get("q", ""), page=lst.number)
+    return render(request, "registry/person_list.html", {
+        "lst": lst, "page": lst.rows, "by_id": by_id,
+        "export_url": reverse("registry:persons_export"),
+        "can_unmask": listing.may_unmask(lists.PERSONS, request.user),
+    }, status=400 if lst.errors else 200)
+
+
+@login_required
+@require_POST
+def person_export(request: HttpRequest) -> HttpResponse:
+    """The person list as a workbook (masked; full numbers for the county approver)."""
+    qs = persons_for(request.user).select_related("household", "area__parent__parent")
+    return listing.export_response(request, lists.PERSONS, qs, person=lambda p: p)  # type: ignore[no-any-return]
+
+
+@login_required
+@require_GET
+def household_list(request: HttpRequest) -> HttpResponse:
+    qs = households_for(request.user).select_related("head")
+    lst = listing.run(lists.HOUSEHOLDS, request.user, qs, request.GET)
+    return render(request, "registry/household_list.html", {
+        "lst": lst, "export_url": reverse("registry:households_export"),
+    }, status=400 if lst.errors else 200)
+
+
+@login_required
+@require_POST
+def household_export(request: HttpRequest) -> HttpResponse:
+    qs = households_for(request.user).select_related("head", "area__parent__parent")
+    return listing.export_response(request, lists.HOUSEHOLDS, qs)  # type: ignore[no-any-return]
 
 
 @login_required
