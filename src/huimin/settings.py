@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "huimin.audit",
     "huimin.reports",
     "huimin.verification",
+    "huimin.front",
     "csp",
 ]
 
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "huimin.front.middleware.ActionErrorMiddleware",
 ]
 
 ROOT_URLCONF = "huimin.urls"

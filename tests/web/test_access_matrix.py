@@ -319,6 +319,9 @@ VIEWS: dict[str, Spec] = {
     "feeds:token_revoke": Spec(
         "POST", lambda w: reverse("feeds:token_revoke", args=[feeds_world(w).token.pk]),
         only(302, ["county"])),
+    # the front (huimin.front): a village's or township's payment lines, read only
+    "front:area_payments": Spec("GET", lambda w: reverse("front:area_payments"),
+                                only(200, ["cadre_a", "cadre_b", "township"])),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}
