@@ -136,3 +136,26 @@ def test_walk_the_worklist(role: str, page: Any, live_server: Any, personas: Per
         assert page.evaluate(walk.rows) == n, (walk.tile, page.url)
         phone_ok(page, f"{role}-{re.sub(r'[^a-z_]+', '-', walk.tile)}")
         page.goto(f"{base}/")
+
+
+MAIN_PAGES = {
+    "cadre_a": ["/registry/persons/", "/registry/changes/", "/cases/", "/notices/",
+                "/area/payments/", "/feeds/offers/", "/reports/", "/cases/new/"],
+    "township": ["/cases/", "/registry/changes/", "/notices/", "/area/payments/"],
+    "county": ["/payments/", "/feeds/effects/", "/payments/recoveries/", "/notices/new/"],
+    "finance": ["/payments/", "/payments/recoveries/", "/reports/"],
+    "auditor": ["/audit/", "/cases/", "/payments/"],
+}
+
+
+@pytest.mark.parametrize("role", sorted(MAIN_PAGES))
+def test_main_pages_fit_a_phone(role: str, page: Any, live_server: Any, personas: Personas,
+                                settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    world(personas)
+    base = live_server.url
+    login(page, base, getattr(personas, role).username)
+    for path in MAIN_PAGES[role]:
+        resp = page.goto(f"{base}{path}")
+        assert resp.status == 200, path
+        phone_ok(page, f"{role}-page{path.replace('/', '-').rstrip('-')}")
