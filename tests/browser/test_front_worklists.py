@@ -68,7 +68,8 @@ WALKS = {
     "township": [Walk("cases.review.childcare-subsidy.submitted", CASE_ROWS)],
     "county": [Walk("cases.review.childcare-subsidy.township_approved", CASE_ROWS),
                Walk("payments.to_release", cells("待审核放行"))],
-    "finance": [Walk("cases.failed", CASE_ROWS), Walk("payments.to_return", cells("已导出，待回盘"))],
+    "finance": [Walk("cases.failed", CASE_ROWS),
+                Walk("payments.to_return", cells("已导出，待回盘"))],
     "auditor": [Walk("cases.all", CASE_ROWS), Walk("payments.batches", BATCH_ROWS)],
 }
 
@@ -155,7 +156,13 @@ def test_main_pages_fit_a_phone(role: str, page: Any, live_server: Any, personas
     world(personas)
     base = live_server.url
     login(page, base, getattr(personas, role).username)
-    for path in MAIN_PAGES[role]:
+    from huimin.cases.models import Case
+
+    case = Case.objects.filter(program__code="rural-reward").order_by("id").first()
+    assert case is not None
+    details = [f"/cases/{case.pk}/", f"/registry/persons/{case.subject_id}/",
+               f"/registry/households/{case.subject.household_id}/"]
+    for path in MAIN_PAGES[role] + (details if role in ("cadre_a", "county") else []):
         resp = page.goto(f"{base}{path}")
         assert resp.status == 200, path
         phone_ok(page, f"{role}-page{path.replace('/', '-').rstrip('-')}")

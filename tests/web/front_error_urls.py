@@ -7,7 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 
 from huimin.errors import Conflict, Forbidden
-from huimin.urls import handler403, handler404, handler500, urlpatterns as site
+from huimin.urls import handler403, handler404, handler500
+from huimin.urls import urlpatterns as site
 
 
 def boom(request: HttpRequest) -> HttpResponse:

@@ -85,13 +85,13 @@ def test_tiles_count_the_rows_of_their_list(role: str, personas: Personas, world
 EXPECTED = {
     "cadre_a": {"cases.review.rural-reward.submitted": 1, "cases.returned": 1,
                 "cases.to_post": 1, "cases.objections": 1, "verification.offers": 1,
-                "payments.area_failed": 1, "registry.changes": 0},  # own request: not to confirm
+                "payments.area_failed": 1, "changes.pending": 0},  # own request: not to confirm
     "cadre_b": {"cases.review": 0, "cases.returned": 0, "cases.objections": 0,
                 "verification.offers": 0, "payments.area_failed": 0},
     "township": {"cases.review.childcare-subsidy.submitted": 1,
-                 "cases.review.rural-reward.village_approved": 2, "registry.changes": 1,
+                 "cases.review.rural-reward.village_approved": 2, "changes.pending": 1,
                  "payments.area_failed": 1},
-    "county": {"payments.to_release": 1, "payments.recoveries": 1, "registry.changes": 1},
+    "county": {"payments.to_release": 1, "payments.recoveries": 1, "changes.pending": 1},
     "finance": {"cases.approved": 0, "cases.failed": 1, "payments.to_batch": 0,
                 "payments.to_export": 0, "payments.to_return": 1, "payments.to_correct": 1,
                 "payments.held": 0, "payments.recoveries": 1},

@@ -15,5 +15,5 @@ def pending(user: Any) -> list[Tile]:
     if not any(role in roles for roles in CONFIRM_ROLES.values()):
         return []
     url = reverse("registry:changes") + "?status=pending"
-    return [Tile("registry.changes", "待确认的变更登记", pending_for(user).count(), url,
+    return [Tile("changes.pending", "待确认的变更登记", pending_for(user).count(), url,
                  note="他人提交、由您这一级确认")]
