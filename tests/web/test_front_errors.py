@@ -120,3 +120,12 @@ def test_500_page_falls_back_when_its_template_fails(settings: Any) -> None:
 ])
 def test_reason_is_shown_only_when_written_for_users(exc: Any, shown: str) -> None:
     assert errors.reason(exc) == shown
+
+
+def test_a_refused_form_says_what_to_do_in_chinese(personas: Personas) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.login(username="cadre_a", password=PASSWORD)
+    resp = client.post(reverse("logout"))
+    html = resp.content.decode()
+    assert resp.status_code == 403
+    assert errors.CSRF_REASON in html and "CSRF" not in html

@@ -75,3 +75,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
         logger.exception("500.html could not be rendered")
         body = BARE_500
     return HttpResponseServerError(body)
+
+
+CSRF_REASON = "页面已过期或来源不符，未作任何更改。请返回上一页，刷新后重新提交。"
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused by the CSRF check: Django's reason is English and technical, ours says
+    what to do."""
+    return render(request, "403.html", {"reason": CSRF_REASON, "status": 403,
+                                        "title": TITLES[403]}, status=403)
