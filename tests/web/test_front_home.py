@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 import pytest
 import time_machine
@@ -183,3 +184,16 @@ def test_nav_sends_villages_to_their_lines(personas: Personas, world: World) -> 
         client_for("finance", personas), reverse("home"))
 
 
+
+
+def test_pages_take_a_bounded_number_of_queries(personas: Personas, world: World,
+                                                django_assert_max_num_queries: Any) -> None:
+    """No query per line or per tile row: the area's lines and the finance home page."""
+    client = client_for("cadre_a", personas)
+    get(client, reverse("home"))  # the session and the user, once
+    with django_assert_max_num_queries(10):
+        html = get(client, reverse("front:area_payments"))
+    assert html.count("data-line=") >= 4
+    finance = client_for("finance", personas)
+    with django_assert_max_num_queries(30):
+        get(finance, reverse("home"))
