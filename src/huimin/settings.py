@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "huimin.audit",
     "huimin.reports",
     "huimin.verification",
+    "huimin.front",
     "csp",
 ]
 
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "huimin.front.middleware.ActionErrorMiddleware",
 ]
 
 ROOT_URLCONF = "huimin.urls"
@@ -222,3 +224,5 @@ DEADLINE_WARNING_WORKING_DAYS = int(env("HUIMIN_DEADLINE_WARNING_DAYS", "3"))
 # Uploaded files (scans of identity and bank cards) are readable by the service user only.
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# A refused form (expired page, other origin) gets the Chinese 403 page (huimin.front).
+CSRF_FAILURE_VIEW = "huimin.front.errors.csrf_failure"

@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from huimin.accounts import security_views
-from huimin.accounts.views import home
 from huimin.api import api
+from huimin.front.views import home
 
 urlpatterns = [
     path("", home, name="home"),
@@ -27,3 +27,9 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]
+
+# the front (huimin.front): a village's or township's payment lines, and the error pages
+urlpatterns += [path("area/", include("huimin.front.urls"))]
+handler403 = "huimin.front.errors.permission_denied"
+handler404 = "huimin.front.errors.page_not_found"
+handler500 = "huimin.front.errors.server_error"

@@ -57,3 +57,11 @@ def login(page: Any, base: str, username: str) -> None:
 def logout(page: Any) -> None:
     page.click("text=退出")
     page.wait_for_selector("#id_username")
+
+
+def click_nav(page: Any, text: str) -> None:
+    """Click a menu item; on a phone the menu is folded behind its 菜单 button first."""
+    button = page.locator("[data-testid=nav-button]")
+    if button.is_visible() and not page.is_visible("header nav"):
+        button.click()
+    page.click(f"header nav >> text={text}")

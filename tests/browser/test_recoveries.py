@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from tests.browser.conftest import login, logout, shot
+from tests.browser.conftest import click_nav, login, logout, shot
 from tests.conftest import VILLAGE_A, Personas, make_family
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -79,7 +79,7 @@ def test_a_recovery_is_repaid_on_the_page(page: Any, live_server: Any,
         for width, height in ((1366, 900), (390, 844)):
             page.set_viewport_size({"width": width, "height": height})
             login(page, base, "finance")
-            page.click("nav >> text=追回")
+            click_nav(page, "追回")
             page.wait_for_selector("[data-testid=recoveries]")
             assert rec.number in page.inner_text("[data-testid=recoveries]")
             assert page.inner_text("[data-testid=open-balance]") == "1,800.00 元"

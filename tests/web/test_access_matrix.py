@@ -334,6 +334,9 @@ VIEWS: dict[str, Spec] = {
                                     ALL_OK),
     "audit:export": Spec("POST", lambda w: reverse("audit:export"), only(200, ["auditor"]),
                          data=lambda w: {"user": "cadre_a"}),
+    # the front (huimin.front): a village's or township's payment lines, read only
+    "front:area_payments": Spec("GET", lambda w: reverse("front:area_payments"),
+                                only(200, ["cadre_a", "cadre_b", "township"])),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}

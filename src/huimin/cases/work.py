@@ -1,0 +1,94 @@
+"""What waits for a user in cases: review at the user's level, corrections, postings,
+objections, payment of approved cases (tiles of the home page, see ``huimin.front.tiles``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Count
+from django.urls import reverse
+
+from huimin.accounts.access import cases_for
+from huimin.accounts.models import Role
+from huimin.cases.actions import INTAKE_ROLES, local_today
+from huimin.cases.models import Objection, ObjectionStatus
+from huimin.cases.states import LEVEL_LABELS, LEVEL_OF_ROLE, REVIEW_STATES, State
+from huimin.front.tiles import Tile
+
+
+def case_list(**params: str) -> str:
+    """The case list filtered as its view reads the query today (state, program)."""
+    url = reverse("cases:list")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _review(user: Any, level: str) -> list[Tile]:
+    """One tile per program and state in which cases wait for the user's level; the count is
+    the case list's rows for that program and state."""
+    today = local_today()
+    mine = cases_for(user).filter(awaiting_role=user.role, state__in=REVIEW_STATES)
+    groups = list(mine.values("program__code", "program__name", "state")
+                  .annotate(n=Count("id")).order_by("program__code", "state"))
+    label = f"待{LEVEL_LABELS[level]}审核"
+    if not groups:
+        return [Tile("cases.review", label, 0, reverse("home") + "#worklist",
+                     note="暂无待审核案件")]
+    tiles = []
+    for g in groups:
+        same = cases_for(user).filter(program__code=g["program__code"], state=g["state"])
+        later = (mine.filter(program__code=g["program__code"], state=g["state"])
+                 .exclude(ready_on__lte=today).count())  # in a posting, or one to come
+        overdue = mine.filter(program__code=g["program__code"], state=g["state"],
+                              ready_on__lte=today, due_on__lt=today).count()
+        notes = []
+        if later:
+            notes.append(f"其中 {later} 件公示中或待公示")
+        if overdue:
+            notes.append(f"{overdue} 件已逾期")
+        tiles.append(Tile(
+            f"cases.review.{g['program__code']}.{g['state']}",
+            f"{label} · {g['program__name']}", same.count(),
+            case_list(state=g["state"], program=g["program__code"]),
+            note="，".join(notes), tone="overdue" if overdue else ""))
+    return tiles
+
+
+def _postings(user: Any, level: str) -> list[Tile]:
+    cases = cases_for(user)
+    tiles = []
+    to_post = cases.filter(pending_posting=level).count()
+    if to_post:
+        tiles.append(Tile("cases.to_post", "待发布公示", to_post, reverse("notices:new"),
+                          note="审核通过、待张榜公示的案件"))
+    objections = Objection.objects.filter(case__in=cases.values("pk"), entry__notice__level=level,
+                                          status=ObjectionStatus.OPEN).count()
+    tiles.append(Tile("cases.objections", "待核实的公示异议", objections,
+                      reverse("home") + "#objections"))
+    return tiles
+
+
+def pending(user: Any) -> list[Tile]:
+    role = getattr(user, "role", "")
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cases = cases_for(user)
+    tiles: list[Tile] = []
+    level = LEVEL_OF_ROLE.get(role)
+    if level:
+        tiles += _review(user, level)
+    if role in INTAKE_ROLES:
+        tiles.append(Tile("cases.returned", "退回补正", cases.filter(state=State.RETURNED).count(),
+                          case_list(state=State.RETURNED), note="补正材料后重新提交"))
+    if level:
+        tiles += _postings(user, level)
+    if role == Role.FINANCE_OFFICER:
+        tiles.append(Tile("cases.approved", "已确认，待发放",
+                          cases.filter(state=State.APPROVED).count(),
+                          case_list(state=State.APPROVED), note="待冻结入发放周期或生成批次"))
+        tiles.append(Tile("cases.failed", "发放失败待重发",
+                          cases.filter(state=State.PAYMENT_FAILED).count(),
+                          case_list(state=State.PAYMENT_FAILED), note="核实更正账户后纳入新批次"))
+    if role in (Role.AUDITOR, Role.ADMIN):
+        tiles.append(Tile("cases.all", "可查阅的案件", cases.count(), case_list()))
+    return tiles
