@@ -202,6 +202,9 @@ VIEWS: dict[str, Spec] = {
     "registry:household": Spec(
         "GET", lambda w: reverse("registry:household", args=[w.cases.household.pk]),
         {**ALL_OK, "cadre_b": 404}),
+    "registry:household_pdf": Spec(
+        "GET", lambda w: reverse("registry:household_pdf", args=[w.cases.household.pk]),
+        {**ALL_OK, "cadre_b": 404}),
     "audit:search": Spec("GET", lambda w: reverse("audit:search") + "?user=cadre_a",
                          only(200, ["auditor"])),
     "payments:list": Spec("GET", lambda w: reverse("payments:list"), ALL_OK),
