@@ -5,6 +5,7 @@ and drops navigation and buttons; its PDF link is there on screen. Screenshots a
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,3 +36,27 @@ def test_household_page_prints_without_navigation(page: Any, live_server: Any,
     shot(page, "household-print")
     pdf = page.pdf(format="A4")  # chromium's own print of the page
     assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+
+
+def test_whatif_page_offers_names_documents_and_the_population(page: Any, live_server: Any,
+                                                               personas: Personas) -> None:
+    make_family(personas.cadre_a, VILLAGE_A, date(2024, 2, 20))
+    login(page, live_server.url, "county")
+    page.goto(f"{live_server.url}/programs/whatif/")
+    options = page.locator("#program option").all_inner_texts()
+    assert "育儿补贴" in options and "childcare-subsidy" not in options
+    with page.expect_download() as info:
+        page.click("[data-testid=document-childcare-subsidy]")
+    current = Path(info.value.path()).read_text(encoding="utf-8")
+    assert "id: childcare-subsidy" in current
+    proposal = Path(info.value.path()).with_name("proposal.yaml")
+    proposal.write_text(current.replace("monthly_rate_yuan: 300", "monthly_rate_yuan: 400"),
+                        encoding="utf-8")
+    page.select_option("#program", "childcare-subsidy")
+    page.set_input_files("#proposal", str(proposal))
+    page.click("form.card button[type=submit]:not([name])")
+    page.wait_for_selector("[data-testid=base-2026]")
+    assert "惠城镇" in page.locator("table").inner_text()
+    shot(page, "whatif-1366")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "whatif-390")

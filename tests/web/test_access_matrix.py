@@ -298,6 +298,9 @@ VIEWS: dict[str, Spec] = {
     "registry:handover": Spec(
         "GET", lambda w: reverse("registry:handover", args=[w.handover.pk, "json"]),
         only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),
+    "programs:whatif_document": Spec(
+        "GET", lambda w: reverse("programs:whatif_document") + "?program=childcare-subsidy",
+        only(200, ["county", "finance", "auditor"])),
     "programs:whatif": Spec("POST", lambda w: reverse("programs:whatif"),
                             only(200, ["county", "finance", "auditor"]),
                             data=lambda w: {"program": "childcare-subsidy", "years": "2026",
