@@ -202,6 +202,9 @@ VIEWS: dict[str, Spec] = {
     "registry:household": Spec(
         "GET", lambda w: reverse("registry:household", args=[w.cases.household.pk]),
         {**ALL_OK, "cadre_b": 404}),
+    "registry:household_pdf": Spec(
+        "GET", lambda w: reverse("registry:household_pdf", args=[w.cases.household.pk]),
+        {**ALL_OK, "cadre_b": 404}),
     "audit:search": Spec("GET", lambda w: reverse("audit:search") + "?user=cadre_a",
                          only(200, ["auditor"])),
     "payments:list": Spec("GET", lambda w: reverse("payments:list"), ALL_OK),
@@ -295,6 +298,9 @@ VIEWS: dict[str, Spec] = {
     "registry:handover": Spec(
         "GET", lambda w: reverse("registry:handover", args=[w.handover.pk, "json"]),
         only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),
+    "programs:whatif_document": Spec(
+        "GET", lambda w: reverse("programs:whatif_document") + "?program=childcare-subsidy",
+        only(200, ["county", "finance", "auditor"])),
     "programs:whatif": Spec("POST", lambda w: reverse("programs:whatif"),
                             only(200, ["county", "finance", "auditor"]),
                             data=lambda w: {"program": "childcare-subsidy", "years": "2026",

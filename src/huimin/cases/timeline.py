@@ -58,7 +58,7 @@ def describe(ev: AuditEvent) -> str:
         if d.get(key):
             parts.append(f"{label}：{d[key]}")
     if "amount_fen" in d and isinstance(d["amount_fen"], int):
-        parts.append(f"金额 {format_yuan(d['amount_fen'])} 元")
+        parts.append(f"金额 {format_yuan(d['amount_fen'])}")
     if d.get("start_on") and d.get("end_on"):
         parts.append(f"公示期 {d['start_on']} 至 {d['end_on']}")
     if d.get("status") in ("upheld", "dismissed"):
@@ -100,7 +100,7 @@ def payment_entries(cases: dict[int, Case], names: dict[int, str]) -> list[Entry
     for ln in lines:
         case = cases[ln.case_id]
         person = names.get(case.subject_id, "")
-        where = f"批次 {ln.batch.number}；序号 {ln.seq}；金额 {format_yuan(ln.amount_fen)} 元"
+        where = f"批次 {ln.batch.number}；序号 {ln.seq}；金额 {format_yuan(ln.amount_fen)}"
         added = created.get(ln.batch_id)
         if added is not None:
             out.append(Entry(added.at, _actor(added), "case.add_to_batch",

@@ -21,9 +21,10 @@ from huimin.accounts.models import Role
 from huimin.audit.events import record, record_view
 from huimin.cases import actions, bulk
 from huimin.cases import lists as case_lists
-from huimin.cases.models import Case, Objection, Outcome
+from huimin.cases.letters import LETTER_STATES, letter_context
+from huimin.cases.models import Case, Objection
 from huimin.cases.pdf import render_pdf
-from huimin.cases.reasons import REJECT_REASONS, reason_labels
+from huimin.cases.reasons import REJECT_REASONS
 from huimin.cases.states import LEVEL_LABELS, State, Transition
 from huimin.cases.worklist import deadline
 from huimin.errors import ActionError, FileRejected
@@ -307,36 +308,11 @@ def objection_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(case)
 
 
-LETTER_STATES = (State.APPROVED, State.IN_PAYMENT, State.PAID, State.PAYMENT_FAILED,
-                 State.REJECTED)
-
-
-def letter_context(case: Case) -> dict[str, Any]:
-    wanted = Outcome.REJECTED if case.state == State.REJECTED else Outcome.APPROVED
-    last = (case.decisions.filter(outcome=wanted).select_related("actor")
-            .order_by("-at", "-id").first())
-    if last is None or case.state not in LETTER_STATES:
-        raise Http404("该案件尚无最终审核决定")
-    failing = [c for c in case.explanation.get("criteria", []) if not c["passed"]]
-    village = case.area
-    township = village.parent or village
-    county = township.parent or township
-    issuer = {"village": village.name, "township": f"{township.name}人民政府",
-              "county": f"{county.name}卫生健康局"}.get(last.level, county.name)
-    return {
-        "issuer": issuer,
-        "case": case, "decision": last, "approved": last.outcome == Outcome.APPROVED,
-        "reasons": reason_labels(list(last.reason_codes)),
-        "failing": failing, "explanation": case.explanation,
-        "today": actions.local_today(),
-    }
-
-
 @login_required
 @require_GET
 def letter(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_case_for_user(request.user, pk)
-    context = letter_context(case)
+    context = letter_context(case, actions.local_today())
     as_html = request.GET.get("format") == "html"
     record(request.user, "case.letter", case, person_id=case.subject_id, case_id=case.pk,
            area_code=case.area.code, decision=context["decision"].pk,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huimin.registry import change_views, views
+from huimin.registry import change_views, household_file, views
 
 app_name = "registry"
 urlpatterns = [
@@ -8,6 +8,7 @@ urlpatterns = [
     path("persons/new/", views.person_new, name="person_new"),
     path("persons/<int:pk>/", views.person_detail, name="person"),
     path("households/<int:pk>/", views.household_detail, name="household"),
+    path("households/<int:pk>/file.pdf", household_file.household_pdf, name="household_pdf"),
     path("import/", views.import_view, name="import"),
     path("import/template.<str:fmt>", views.import_template, name="template"),
     # register change requests (变更登记)

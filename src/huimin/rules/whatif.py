@@ -3,7 +3,7 @@ claim year), as rows, an Excel workbook or the ``huimin rules whatif`` command."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,9 @@ def compare(base: Catalog, proposal: Catalog, program_id: str, years: Iterable[i
     return rows
 
 
-def export_excel(rows: Sequence[WhatIfRow], path: Path, title: str) -> None:
+def export_excel(rows: Sequence[WhatIfRow], path: Path, title: str,
+                 names: Mapping[str, str] | None = None) -> None:
+    """The rows as a workbook; ``names`` (area code → name) adds a column of area names."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -82,13 +84,16 @@ def export_excel(rows: Sequence[WhatIfRow], path: Path, title: str) -> None:
     # the title names the uploaded file (user text): a string cell, neutralised
     ws.append(string_cells(ws, [neutralize(title)]))
     ws["A1"].font = Font(bold=True)
-    ws.append(string_cells(ws, list(HEADERS_ZH)))
+    named = names is not None
+    ws.append(string_cells(ws, [HEADERS_ZH[0], *(["地区名称"] if named else []),
+                                *HEADERS_ZH[1:]]))
     for r in rows:
+        label = [neutralize((names or {}).get(r.area_code, ""))] if named else []
         ws.append(string_cells(ws, [
-            neutralize(r.area_code), r.year, r.base_count, fen_to_decimal(r.base_cost_fen),
+            neutralize(r.area_code), *label, r.year, r.base_count, fen_to_decimal(r.base_cost_fen),
             r.proposal_count, fen_to_decimal(r.proposal_cost_fen), r.delta_count,
             fen_to_decimal(r.delta_cost_fen)]))
-    for col in ("D", "F", "H"):
+    for col in (("E", "G", "I") if named else ("D", "F", "H")):
         for cell in ws[col][2:]:
             cell.number_format = "#,##0.00"
     with atomic_output(path) as tmp:

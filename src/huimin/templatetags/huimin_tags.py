@@ -13,6 +13,12 @@ def yuan(fen: int | None) -> str:
 
 
 @register.filter
+def yuan_num(fen: int | None) -> str:
+    """A yuan amount without its unit, for a column headed 金额（元）: 360000 -> '3,600.00'."""
+    return "" if fen is None else format_yuan(int(fen)).removesuffix(" 元")
+
+
+@register.filter
 def age(born: object, on: object = None) -> str:
     """The age of a birth date, today or on a given day (``{{ p.birth_date|age }}``), shown
     instead of the date wherever the full date is not needed."""
