@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huimin.payments import recovery_views, views
+from huimin.payments import batch_views, recovery_views, views
 
 app_name = "payments"
 urlpatterns = [
@@ -28,4 +28,9 @@ urlpatterns = [
          name="recovery_approve"),
     path("recoveries/<int:pk>/write-offs/<int:mv>/decline/", recovery_views.recovery_decline,
          name="recovery_decline"),
+    # bank files: another layout or cancel, the statement (对账单), the roster (花名册)
+    path("<int:pk>/relayout/", batch_views.batch_relayout, name="relayout"),
+    path("<int:pk>/cancel/", batch_views.batch_cancel, name="cancel"),
+    path("<int:pk>/statement/", batch_views.batch_statement, name="statement"),
+    path("<int:pk>/roster.pdf", batch_views.batch_roster, name="roster"),
 ]
