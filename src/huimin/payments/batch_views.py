@@ -14,18 +14,21 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from huimin.accounts.access import get_batch_for_user
+from huimin.accounts.models import Role
 from huimin.audit.events import record
 from huimin.cases.pdf import render_pdf
 from huimin.errors import ActionError, FileRejected
 from huimin.lib.sheets import read_upload
 from huimin.payments import actions, bankfile
-from huimin.payments.access import BOOK_READERS, FINANCE
+from huimin.payments.access import FINANCE
 from huimin.payments.models import BatchState, LineStatus, PaymentBatch
 from huimin.payments.views import SHOWN_LINES, _detail
 
 #: a roster is printed and signed: past this many lines it is refused (print by village)
 ROSTER_MAX_LINES = 5000
 STATEMENT_MAX_BYTES = bankfile.RETURN_MAX_BYTES
+#: who prints and signs the roster: 制表人 (finance) and 审核人 (the county approver)
+ROSTER_ROLES = (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER)
 
 
 @login_required
@@ -99,7 +102,7 @@ def roster_context(batch: PaymentBatch) -> dict[str, object]:
 def batch_roster(request: HttpRequest, pk: int) -> HttpResponse:
     """The batch's payment roster (发放花名册) and summary as an A4 PDF, with signature lines
     (制表人、审核人、负责人, date). Names and masked accounts: one read event."""
-    batch = get_batch_for_user(request.user, pk, write=True, roles=BOOK_READERS)
+    batch = get_batch_for_user(request.user, pk, write=True, roles=ROSTER_ROLES)
     if batch.state == BatchState.CANCELLED:
         messages.error(request, f"批次 {batch.number} 已作废，没有花名册")
         return redirect("payments:detail", batch.pk)

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role, user_can
+from huimin.accounts.models import Role
 from huimin.audit.events import record
 from huimin.cases.actions import local_today
 from huimin.errors import ActionError, FileRejected
@@ -138,8 +139,8 @@ def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
         "can_cancel": unsent and user_can(request.user, actions.batches.CANCEL_ROLES),
         "can_statement": user_can(request.user, FINANCE) and batch.state in (
             BatchState.EXPORTED, BatchState.RETURNED),
-        "can_roster": user_can(request.user, BOOK_READERS) and batch.state != (
-            BatchState.CANCELLED),
+        "can_roster": user_can(request.user, (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER))
+        and batch.state != BatchState.CANCELLED,
         "other_layouts": [c for c in bankfile.layout_choices() if c[0] != batch.layout],
         "statements": batch.statements.order_by("id"),
         "lines": lines[:SHOWN_LINES],
