@@ -196,7 +196,8 @@ def test_a_paid_line_missing_and_a_wrong_account_are_named(personas: Personas) -
     assert missing.mismatches == [
         {"row": None, "reference": "PB202604711-000001",
          "reason": "账上已支付 3600.00 元，对账单没有这笔支出"},
-        {"row": None, "reference": "合计", "reason": "对账单本批次净支出 0.00 元，账上已发放 3600.00 元"}]
+        {"row": None, "reference": "合计",
+         "reason": "对账单本批次净支出 0.00 元，账上已发放 3600.00 元"}]
     wrong = pay.import_statement(personas.finance, batch, _statement(
         "2026-06-15,PB202604711-000001,6228480000000000000,3600.00,,代发"))
     assert wrong.mismatches == [{"row": 2, "reference": "PB202604711-000001",
@@ -282,3 +283,38 @@ def test_a_statement_of_a_batch_not_sent_is_refused(personas: Personas) -> None:
 def test_statement_files_exist_for_every_layout() -> None:
     assert sorted(p.name for p in STATEMENTS.iterdir()) == sorted(
         n for *_, n in STATEMENT_FILES)
+
+
+HEAD = "流水号,账号,金额,处理结果,失败原因\n"
+LINE = "PB202604711-000001,6228480012345678901,3600,成功,\n"
+
+
+def test_an_unreadable_control_row_is_refused_naming_it() -> None:
+    for control in ("合计,x,3600,,\n", "合计,1,三千,,\n"):
+        data = (HEAD + LINE + control).encode()
+        assert bankfile.read_return_columns(STD, data) is None
+        with pytest.raises(FileRejected) as info:
+            bankfile.parse_return(STD, data)
+        assert [(e.row, e.column) for e in info.value.errors] == [(3, "合计")]
+
+
+def test_a_return_header_must_be_the_layouts_and_trailing_blank_rows_do_not_count() -> None:
+    with pytest.raises(FileRejected) as info:
+        bankfile.parse_return(STD, ("流水号,金额\n" + LINE).encode())
+    assert info.value.errors[0].column == "表头"
+    parsed = bankfile.parse_return(STD, (HEAD + LINE + ",,,,\n,,,,\n").encode())
+    assert (len(parsed.lines), parsed.totals.count, parsed.problems) == (1, 1, [])
+
+
+def test_a_return_stops_looking_after_enough_errors() -> None:
+    bad = "PB202604711-000001,6228480012345678901,abc,成功,\n" * (MAX_ERRORS + 5)
+    with pytest.raises(FileRejected) as info:
+        bankfile.parse_return(STD, (HEAD + bad).encode())
+    assert len(info.value.errors) == MAX_ERRORS
+
+
+def test_the_column_wise_reader_leaves_unknown_words_and_missing_reasons_to_rows() -> None:
+    for line in ("PB202604711-000001,6228480012345678901,3600,也许,\n",
+                 "PB202604711-000001,6228480012345678901,3600,失败,\n"):
+        assert bankfile.read_return_columns(STD, (HEAD + line + "合计,1,3600,,\n").encode()) \
+            is None

@@ -139,7 +139,7 @@ def test_a_returned_batch_asks_before_the_file_is_handed_out(personas: Personas)
 
 def test_the_roster_pdf_reads_as_a_signed_roster(personas: Personas, tmp_path: Any) -> None:
     with time_machine.travel(datetime(2026, 6, 15, 10, 0, tzinfo=SH), tick=False):
-        batch, data = _returned(personas)
+        batch, _data = _returned(personas)
         resp = login(personas.county).get(reverse("payments:roster", args=[batch.pk]))
     assert resp.status_code == 200 and resp["Content-Type"] == "application/pdf"
     text = pdf_text(resp.content, tmp_path)
@@ -179,3 +179,12 @@ def test_the_batch_page_shows_a_statement_that_disagrees(personas: Personas) -> 
     html = login(personas.auditor).get(
         reverse("payments:detail", args=[batch.pk])).content.decode()
     assert "帐实不符" in html and f"{batch.number}-000001" in html and not st.agrees
+
+
+def test_the_api_download_of_a_returned_batch_needs_the_confirmation(personas: Personas) -> None:
+    batch, data = _returned(personas)
+    client = login(personas.finance)
+    url = f"/api/batches/{batch.pk}/bank-file"
+    refused = client.get(url)
+    assert refused.status_code == 409 and "已于 2026-06-18 回盘" in refused.json()["detail"]
+    assert client.get(url + "?confirm_returned=true").content == data
