@@ -270,3 +270,30 @@ def test_cli_statement_and_confirmed_download(personas: Personas, tmp_path: Any)
                                  "--batch", str(batch.pk), str(bad)])
     assert result.exit_code == 1 and "只有财务人员" in result.output
     assert ledger.balances(batch.cycle) == ledger.rebuild_from_events(batch.cycle)
+
+
+def test_pending_work_for_the_home_page(personas: Personas) -> None:
+    from huimin.payments import pending
+
+    batch, _cases = stuck(personas)
+    assert pending.unwritable_batches(personas.finance) == [(batch, 2)]
+    assert pending.unwritable_batches(personas.county) == [(batch, 2)]
+    assert pending.unwritable_batches(personas.finance_b) == []  # another county
+    assert pending.unwritable_batches(personas.auditor) == []  # nothing to do about it
+    pay.relayout_batch(personas.finance, batch, layout="standard-csv", note="生僻字")
+    assert pending.unwritable_batches(personas.finance) == []
+
+
+def test_pending_statements_that_disagree(personas: Personas) -> None:
+    from huimin.payments import pending
+
+    batch, _data = _returned(personas)
+    header = "交易日期,流水号,对方账号,借方金额,贷方金额,摘要\n"
+    bad = pay.import_statement(personas.finance, batch, header.encode())
+    assert pending.disagreeing_statements(personas.auditor) == [bad]
+    assert pending.disagreeing_statements(personas.county_b) == []
+    assert pending.disagreeing_statements(personas.cadre_a) == []
+    line = batch.lines.get()
+    pay.import_statement(personas.finance, batch, (
+        header + f"2026-06-16,{line.reference},,{line.amount_fen / 100:.2f},,代发\n").encode())
+    assert pending.disagreeing_statements(personas.finance) == []  # the latest agrees
