@@ -343,6 +343,22 @@ VIEWS: dict[str, Spec] = {
     # the front (huimin.front): a village's or township's payment lines, read only
     "front:area_payments": Spec("GET", lambda w: reverse("front:area_payments"),
                                 only(200, ["cadre_a", "cadre_b", "township"])),
+    # bank files (bankfiles): another layout or cancel a batch not yet exported, a bank
+    # statement of an exported one, the printable roster (finance and the county approver)
+    "payments:relayout": Spec(
+        "POST", lambda w: reverse("payments:relayout", args=[w.pay.draft.pk]),
+        only(302, ["finance"], PAY_OUTSIDERS),
+        data=lambda w: {"layout": "abc-xlsx", "note": "改用农行格式"}),
+    "payments:cancel": Spec(
+        "POST", lambda w: reverse("payments:cancel", args=[w.pay.draft.pk]),
+        only(302, ["county", "finance"], PAY_OUTSIDERS), data=lambda w: {"reason": "建错了"}),
+    "payments:statement": Spec(
+        "POST", lambda w: reverse("payments:statement", args=[w.batch.pk]),
+        only(302, ["finance"], PAY_OUTSIDERS),
+        data=lambda w: {"file": _file("交易日期,流水号,对方账号,借方金额,贷方金额,摘要\n"
+                                      .encode(), "st.csv")}),
+    "payments:roster": Spec("GET", lambda w: reverse("payments:roster", args=[w.batch.pk]),
+                            only(200, ["county", "finance"], PAY_OUTSIDERS)),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -404,7 +405,15 @@ def test_a_name_outside_gbk_is_refused_for_a_gbk_layout(personas: Personas) -> N
     type(fam2.mother).objects.filter(pk=fam2.mother.pk).update(name="𠮷二")
     cycle_of(personas)
     gbk = pay.create_batch(personas.finance, cycle, layout="rcc-gbk-csv")
-    pay.release_batch(personas.county, gbk)
+    with pytest.raises(FileRejected) as exc:  # refused at release, the line named
+        pay.release_batch(personas.county, gbk)
+    assert exc.value.errors[0].row == 2 and "𠮷" in exc.value.errors[0].reason
+    gbk.refresh_from_db()
+    assert gbk.state == BatchState.DRAFT
+    # a batch released before the check existed: refused at export, the line named
+    PaymentBatch.objects.filter(pk=gbk.pk).update(state=BatchState.RELEASED,
+                                                  released_by=personas.county,
+                                                  released_at=timezone.now())
     with pytest.raises(FileRejected) as exc:
         pay.export_batch(personas.finance, gbk)
     assert exc.value.errors[0].row == 2 and "𠮷" in exc.value.errors[0].reason

@@ -122,6 +122,13 @@ ACTION_LABELS = {
     # lists (huimin.listing)
     "list.export": "导出名单（Excel）",
     "person.export_unmasked": "导出含完整身份证号码的名单",
+    # bank files (bankfiles): statements, stuck batches, the roster
+    "batch.import_statement": "导入银行对账单（帐实相符）",
+    "batch.relayout": "更换批次银行文件格式",
+    "batch.cancel": "作废发放批次",
+    "payment.unbatch": "批次作废，案件移出批次",
+    "batch.roster": "查看发放花名册",
+    "batch.check": "查看批次导出前检查",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

@@ -183,10 +183,14 @@ def export_batch(request: HttpRequest, batch_id: Id) -> BatchOut:
                 "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}},
                             "application/vnd.openxmlformats-officedocument.spreadsheetml"
                             ".sheet": {"schema": {"type": "string", "format": "binary"}}}}}})
-def bank_file(request: HttpRequest, batch_id: Id) -> HttpResponse:
-    """Download an exported batch's bank file; reads only (each download is logged)."""
+def bank_file(request: HttpRequest, batch_id: Id,
+              confirm_returned: bool = False) -> HttpResponse:
+    """Download an exported batch's bank file; reads only (each download is logged). A batch
+    already returned (已回盘) answers 409 naming the return's day unless
+    ``confirm_returned=true``: the bank must not be sent it again."""
     batch = get_batch_for_user(request.user, batch_id, write=True, roles=FINANCE)
-    data = pay_actions.download_bank_file(request.user, batch)
+    data = pay_actions.download_bank_file(request.user, batch,
+                                          confirm_returned=confirm_returned)
     layout = bankfile.get_layout(batch.layout)
     resp = HttpResponse(data, content_type=layout.content_type)
     resp["Content-Disposition"] = f'attachment; filename="{batch.number}.{layout.extension}"'

@@ -40,6 +40,8 @@ CHECKSUM_PREFIX = "SHA256:"
 EXPORT_FIELDS = {"reference", "seq", "payee_name", "account", "bank_name", "amount",
                  "purpose", "pay_date"}
 RETURN_FIELDS = {"reference", "account", "amount", "result", "reason"}
+# a bank statement (对账单): the account's debits (and credits, e.g. money coming back)
+STATEMENT_FIELDS = {"reference", "account", "debit", "credit", "date", "memo"}
 RESULTS = ("paid", "failed", "returned")
 ENCODINGS = {"utf-8", "gbk"}
 # A fixed moment for XLSX document properties and zip entries: same batch, same bytes.
@@ -69,6 +71,8 @@ class Layout:
     return_columns: tuple[Column, ...]
     results: dict[str, tuple[str, ...]] = field(hash=False)
     sheet: str = "Sheet1"
+    statement_columns: tuple[Column, ...] = ()
+    statement_sheet: str = "Sheet1"
 
     @property
     def extension(self) -> str:
@@ -133,10 +137,19 @@ def parse_layout(doc: Any, source: str = "") -> Layout:
         raise LayoutError(f"{source} results：paid、failed、returned 各须至少一个词")
     date_format = str(doc.get("date_format", "%Y-%m-%d"))
     date(2000, 1, 2).strftime(date_format)
+    statement: tuple[Column, ...] = ()
+    if doc.get("statement_columns") is not None:
+        statement = _columns(doc["statement_columns"], STATEMENT_FIELDS,
+                             f"{source} statement_columns")
+        missing = {"reference", "debit"} - {c.field for c in statement}
+        if missing:
+            raise LayoutError(f"{source} statement_columns：缺少 {'、'.join(sorted(missing))}")
+    sheet = str(doc.get("sheet", "Sheet1"))
     return Layout(code=str(doc["code"]), name=str(doc.get("name", doc["code"])), format=fmt,
                   encoding=enc, date_format=date_format, columns=columns,
-                  return_columns=returns, results=results,
-                  sheet=str(doc.get("sheet", "Sheet1")))
+                  return_columns=returns, results=results, sheet=sheet,
+                  statement_columns=statement,
+                  statement_sheet=str(doc.get("statement_sheet", sheet)))
 
 
 @lru_cache(maxsize=1)
@@ -346,6 +359,30 @@ def _check_gbk(row: Sequence[str], n: int) -> None:
                                [RowError(n, "整行", f"字符「{bad}」不在 GBK 字符集内")]) from None
 
 
+def unencodable(layout: Layout, lines: Iterable[ExportLine]) -> list[RowError]:
+    """Every line whose payee or bank name the layout's encoding cannot write, each named
+    with its file row (the header is row 1), reference and the characters (empty for a
+    UTF-8 or XLSX layout). What ``render`` would refuse, all at once, before a release."""
+    if layout.format != "csv" or layout.encoding == "utf-8":
+        return []
+    errors: list[RowError] = []
+    for n, line in enumerate(lines, start=2):
+        for column, text in (("户名", line.payee_name), ("开户银行", line.bank_name)):
+            bad = "".join(dict.fromkeys(ch for ch in neutralize(text) if not _encodes(ch)))
+            if bad:
+                errors.append(RowError(n, column, f"{line.reference}「{text}」中的「{bad}」"
+                                                  f"不在 {layout.encoding.upper()} 字符集内"))
+    return errors
+
+
+def _encodes(ch: str) -> bool:
+    try:
+        ch.encode("gbk")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _write_xlsx(sheet: str, rows: Iterable[Sequence[str]]) -> bytes:
     from openpyxl import Workbook
 
@@ -437,20 +474,36 @@ def return_limits(layout: Layout, max_lines: int | None = None) -> Limits:
                   max_bytes=RETURN_MAX_BYTES, max_unzipped=4 * RETURN_MAX_BYTES)
 
 
-def read_rows(layout: Layout, data: bytes, max_lines: int | None = None) -> list[list[str]]:
-    """The rows of a return (or of any file in the layout), as text, within
-    ``return_limits``."""
+def read_rows(layout: Layout, data: bytes, max_lines: int | None = None, *,
+              columns: Sequence[Column] | None = None,
+              sheet: str | None = None) -> list[list[str]]:
+    """The rows of a return (or of any file in the layout: ``columns`` and ``sheet`` for
+    another of its files, e.g. a statement), as text, within ``return_limits``."""
     limits = return_limits(layout, max_lines)
-    headers = [c.header for c in layout.return_columns]
+    headers = [c.header for c in (layout.return_columns if columns is None else columns)]
     if layout.format == "xlsx":
         if len(data) > limits.max_bytes:
             raise FileRejected(f"文件超过 {limits.max_bytes // 1024 // 1024} MB",
                                [RowError(1, "整个文件", "文件过大")])
         if not data.startswith(b"PK"):
             raise FileRejected("不是有效的 XLSX 文件", [RowError(1, "整个文件", "无法读取")])
-        cells = read_sheet(data, "xlsx", limits, sheet=layout.sheet, columns=headers)
+        cells = read_sheet(data, "xlsx", limits, sheet=sheet or layout.sheet, columns=headers)
         return [[_cell(v) for v in row] for row in cells]
     return read_csv_text(decode(data, layout.encoding), limits, headers)
+
+
+_GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d{1,2})?$")
+
+
+def read_amount(text: str) -> int:
+    """Yuan as banks write them, to fen: ``3600``, ``3600.5``, ``3600.00``, ``3,600.00`` (a
+    comma only between groups of three digits) or a numeric XLSX cell (read as ``3600``)."""
+    s = text.strip()
+    if not s.isascii():
+        raise InvalidAmount("应为半角数字（元，最多两位小数）")
+    if "," in s and not _GROUPED.match(s):
+        raise InvalidAmount(f"金额「{s}」的千位分隔符位置不对（应如 3,600.00）")
+    return yuan_to_fen(s)
 
 
 def _digits(text: str, most: int = 12) -> bool:
@@ -462,8 +515,10 @@ def parse_return(layout: Layout, data: bytes, max_lines: int | None = None) -> P
     """Parse a bank return; any unreadable row refuses the whole file with its errors listed
     (the first ``MAX_ERRORS``). ``max_lines``: the batch's line count, which bounds the file.
 
-    Disagreements of the control row (count, total, checksum) come back as ``problems``, so
-    that they are reported together with the lines that do not match the batch.
+    The control row is the bank's: ``合计, count, total[, SHA256:checksum]``, or none at all.
+    Whatever it declares is checked (the checksum only when it carries one); disagreements
+    come back as ``problems``, so that they are reported together with the lines that do not
+    match the batch. Without a control row the totals are the detail rows'.
     """
     rows = read_rows(layout, data, max_lines)
     expected = [c.header for c in layout.return_columns]
@@ -473,23 +528,22 @@ def parse_return(layout: Layout, data: bytes, max_lines: int | None = None) -> P
                            [RowError(1, "表头", "应为 " + ",".join(expected))])
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
-    if len(rows) < 2 or rows[-1][0].strip() != TRAILER_MARK:
-        raise FileRejected("回盘文件缺少末行控制数（合计、笔数、金额、校验码）",
-                           [RowError(len(rows) + 1, "合计", "缺少控制行")])
-    trailer_row = [c.strip() for c in rows[-1]] + ["", "", ""]
-    trailer_n = len(rows)
+    control: list[str] | None = None
+    if len(rows) >= 2 and rows[-1][0].strip() == TRAILER_MARK:
+        control = [c.strip() for c in rows.pop()] + ["", "", ""]
+    trailer_n = len(rows) + 1
     index = {c.field: i for i, c in enumerate(layout.return_columns)}
     digest = _Digest()
     digest.row([c for c in rows[0][:width]])
     out: list[ReturnLine] = []
     errors: list[RowError] = []
     total = detail = 0
-    to_fen = lru_cache(maxsize=4096)(yuan_to_fen)  # a batch has few distinct amounts
+    to_fen = lru_cache(maxsize=4096)(read_amount)  # a batch has few distinct amounts
     words = layout.result_words
     at_ref, at_acct, at_result, at_amount = (index["reference"], index["account"],
                                              index["result"], index["amount"])
     at_reason = index.get("reason")
-    for n, row in enumerate(rows[1:-1], start=2):
+    for n, row in enumerate(rows[1:], start=2):
         if too_many(errors):
             break  # enough to show; the rest of the file is not looked at
         digest.row(row[:width])
@@ -506,9 +560,6 @@ def parse_return(layout: Layout, data: bytes, max_lines: int | None = None) -> P
         if not (ref.isascii() and ref.isprintable()) or len(ref) > MAX_REFERENCE:
             errors.append(RowError(n, "流水号", f"「{ref[:MAX_REFERENCE]}」不是银行文件中的流水号"
                                                "（应为半角字母、数字和连字符）"))
-            continue
-        if not row[at_amount].isascii():
-            errors.append(RowError(n, "金额", "应为半角数字（元，最多两位小数）"))
             continue
         try:
             fen = to_fen(row[at_amount])
@@ -528,18 +579,21 @@ def parse_return(layout: Layout, data: bytes, max_lines: int | None = None) -> P
     checksum = digest.hexdigest()
     if errors:
         raise rejected(f"回盘文件有 {len(errors)} 处错误，整个文件未导入", errors)
-    totals, problems = _control_row(trailer_row, trailer_n, detail, total, checksum)
+    if control is None:
+        return ParsedReturn(out, Totals(detail, total, checksum))
+    totals, problems = _control_row(control, trailer_n, detail, total, checksum)
     return ParsedReturn(out, totals, problems)
 
 
 def _control_row(trailer_row: list[str], trailer_n: int, detail: int, total: int,
                  checksum: str) -> tuple[Totals, list[RowError]]:
-    """The declared totals of a return and where they disagree with its detail rows."""
+    """The declared totals of a return and where they disagree with its detail rows; a
+    checksum is checked only when the row carries one."""
     try:
-        if not (_digits(trailer_row[1]) and trailer_row[2].isascii()):
+        if not _digits(trailer_row[1]):
             raise ValueError(trailer_row[1])
         declared_count = int(trailer_row[1])
-        declared_total = yuan_to_fen(trailer_row[2])
+        declared_total = read_amount(trailer_row[2])
     except (ValueError, InvalidAmount):
         raise FileRejected("回盘文件控制行无法识别", [
             RowError(trailer_n, "合计", "控制行的笔数或金额无法识别")]) from None
@@ -550,9 +604,97 @@ def _control_row(trailer_row: list[str], trailer_n: int, detail: int, total: int
     if declared_total != total:
         problems.append(RowError(trailer_n, "金额", f"控制行金额 {fen_to_yuan(declared_total)} "
                                                    f"与明细合计 {fen_to_yuan(total)} 不符"))
-    if trailer_row[3].removeprefix(CHECKSUM_PREFIX).lower() != checksum:
+    declared_sum = trailer_row[3]
+    if declared_sum and declared_sum.removeprefix(CHECKSUM_PREFIX).lower() != checksum:
         problems.append(RowError(trailer_n, "校验码", "校验码与文件内容不符（文件可能被改动）"))
     return Totals(declared_count, declared_total, checksum), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a bank statement (对账单)
+
+
+class StatementLine(NamedTuple):
+    row: int
+    reference: str
+    account: str  # "" when the layout's statement has no account column
+    debit_fen: int
+    credit_fen: int
+
+
+@dataclass(frozen=True)
+class ParsedStatement:
+    lines: list[StatementLine]
+    debit_fen: int
+    credit_fen: int
+
+
+def parse_statement(layout: Layout, data: bytes, max_lines: int | None = None) -> ParsedStatement:
+    """Parse a bank statement in the layout's ``statement_columns``: every row of the account
+    (other transactions too), debits and credits in yuan as the bank writes them. A final
+    ``合计`` row, if any, declares the debit total (and the credit total), checked here. Any
+    unreadable row refuses the whole file with its errors listed."""
+    cols = layout.statement_columns
+    if not cols:
+        raise ActionError(f"银行文件格式「{layout.name}」未定义对账单格式")
+    rows = read_rows(layout, data, max_lines, columns=cols, sheet=layout.statement_sheet)
+    expected = [c.header for c in cols]
+    width = len(expected)
+    if not rows or [c.strip() for c in rows[0][:width]] != expected:
+        raise FileRejected("对账单表头不符，应为：" + ",".join(expected),
+                           [RowError(1, "表头", "应为 " + ",".join(expected))])
+    while rows and not any(c.strip() for c in rows[-1]):
+        rows.pop()
+    control = None
+    if len(rows) >= 2 and rows[-1][0].strip() == TRAILER_MARK:
+        control = [c.strip() for c in rows.pop()]
+    at = {c.field: i for i, c in enumerate(cols)}
+    header = {c.field: c.header for c in cols}
+    out: list[StatementLine] = []
+    errors: list[RowError] = []
+    sums = {"debit": 0, "credit": 0}
+    for n, row in enumerate(rows[1:], start=2):
+        if too_many(errors):
+            break
+        if not "".join(row).strip():
+            continue
+        if len(row) < width:
+            errors.append(RowError(n, "整行", f"应有 {width} 列，实有 {len(row)} 列"))
+            continue
+        money: dict[str, int] = {}
+        for name in ("debit", "credit"):
+            text = row[at[name]].strip() if name in at else ""
+            try:
+                money[name] = read_amount(text) if text else 0
+                if money[name] < 0:
+                    raise InvalidAmount("不能为负数")
+            except InvalidAmount as exc:
+                errors.append(RowError(n, header[name], str(exc)))
+        if len(money) < 2:
+            continue
+        if not (money["debit"] or money["credit"]):
+            errors.append(RowError(n, header["debit"], "借方、贷方金额均为空或为零"))
+            continue
+        ref = row[at["reference"]].strip()
+        account = row[at["account"]].strip().replace(" ", "") if "account" in at else ""
+        sums["debit"] += money["debit"]
+        sums["credit"] += money["credit"]
+        out.append(StatementLine(n, ref, account, money["debit"], money["credit"]))
+    if control is not None:
+        for name in ("debit", "credit"):
+            text = control[at[name]] if name in at and at[name] < len(control) else ""
+            try:
+                declared = read_amount(text) if text else None
+            except InvalidAmount as exc:
+                errors.append(RowError(len(rows) + 1, f"合计{header[name]}", str(exc)))
+                continue
+            if declared is not None and declared != sums[name]:
+                errors.append(RowError(len(rows) + 1, f"合计{header[name]}",
+                                       f"合计 {fen_to_yuan(declared)} 与明细合计 "
+                                       f"{fen_to_yuan(sums[name])} 不符"))
+    if errors:
+        raise rejected(f"对账单有 {len(errors)} 处错误，整个文件未导入", errors)
+    return ParsedStatement(out, sums["debit"], sums["credit"])
 
 
 @dataclass(frozen=True)
@@ -630,10 +772,8 @@ def read_return_columns(layout: Layout, data: bytes,
     if len(body) and pc.any(missing_reason).as_py():
         return None
     amounts = pc.unique(cols[at["amount"]])
-    if len(body) and not pc.all(pc.string_is_ascii(amounts)).as_py():
-        return None
     try:
-        fen_of = pa.array([yuan_to_fen(a) for a in amounts.to_pylist()], pa.int64())
+        fen_of = pa.array([read_amount(a) for a in amounts.to_pylist()], pa.int64())
     except InvalidAmount:
         return None
     fen = pc.take(fen_of, pc.index_in(cols[at["amount"]], value_set=amounts))

@@ -137,9 +137,12 @@ def export(
     user: str = typer.Option(..., "--user", help="财务人员用户名"),
     batch: int = typer.Option(..., "--batch", help="批次 id"),
     out: Path = typer.Option(..., "--out", help="写出的银行文件路径"),
+    confirm_returned: bool = typer.Option(
+        False, "--confirm-returned", help="批次已回盘时仍要下载（存档用，切勿再提交银行）"),
 ) -> None:
     """Export a released batch and write its bank file; an exported one is downloaded again
-    (the same bytes every time; each download is in the audit log)."""
+    (the same bytes every time; each download is in the audit log). A batch already
+    returned is downloaded only with --confirm-returned."""
     _setup()
     from huimin.errors import ActionError
     from huimin.payments import actions
@@ -149,7 +152,10 @@ def export(
     obj = _get(PaymentBatch, batch, "批次")
     t0 = _started("导出银行文件")
     try:
-        data = actions.export_batch(actor, obj)
+        if confirm_returned:
+            data = actions.download_bank_file(actor, obj, confirm_returned=True)
+        else:
+            data = actions.export_batch(actor, obj)
     except ActionError as exc:
         _fail(exc)
         return
@@ -183,6 +189,106 @@ def import_return(
     console.print(f"成功 {counts['paid']} 笔，失败 {counts['failed']} 笔，"
                   f"退回 {counts['returned']} 笔，无变化 {counts['unchanged']} 笔；"
                   f"用时 {time.perf_counter() - t0:.2f} 秒")
+
+
+@app.command("import-statement")
+def import_statement(
+    file: Path = typer.Argument(..., help="银行对账单文件（批次的银行文件格式）"),
+    user: str = typer.Option(..., "--user", help="财务人员用户名"),
+    batch: int = typer.Option(..., "--batch", help="批次 id"),
+) -> None:
+    """Match a bank statement (对账单) with the batch's books; exit 1 when they disagree."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentBatch
+
+    actor = _user(user)
+    obj = _get(PaymentBatch, batch, "批次")
+    try:
+        st = actions.import_statement(actor, obj, file.read_bytes())
+    except ActionError as exc:
+        _fail(exc)
+        return
+    console.print(f"本批次 {st.rows} 笔，其他交易 {st.other_rows} 笔；对账单净支出 "
+                  f"{st.debit_fen / 100:.2f} 元，账上已发放 {st.books_fen / 100:.2f} 元")
+    if st.agrees:
+        console.print("帐实相符")
+        return
+    err.print(f"[red]帐实不符，{len(st.mismatches)} 处：[/red]")
+    for m in st.mismatches:
+        err.print(f"  第 {m['row'] or '—'} 行 {m['reference']}：{m['reason']}")
+    raise typer.Exit(1)
+
+
+@app.command("check-batch")
+def check_batch_cmd(
+    batch: int = typer.Option(..., "--batch", help="批次 id"),
+    layout: str = typer.Option("", "--layout", help="按此格式检查（默认批次自己的格式）"),
+) -> None:
+    """List every line the batch's bank file could not carry; exit 1 if there is any."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentBatch
+
+    obj = _get(PaymentBatch, batch, "批次")
+    try:
+        problems = actions.check_batch(obj, layout or None)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    if not problems:
+        console.print(f"批次 {obj.number} 可按「{layout or obj.layout}」写出")
+        return
+    err.print(f"[red]批次 {obj.number} 有 {len(problems)} 处无法写出：[/red]")
+    for e in problems:
+        err.print(f"  {e}")
+    raise typer.Exit(1)
+
+
+@app.command("relayout-batch")
+def relayout_batch_cmd(
+    user: str = typer.Option(..., "--user", help="财务人员用户名"),
+    batch: int = typer.Option(..., "--batch", help="批次 id（尚未导出）"),
+    layout: str = typer.Option(..., "--layout", help="新的银行文件格式代码"),
+    note: str = typer.Option(..., "--note", help="更换说明"),
+) -> None:
+    """Write a batch not yet exported in another bank layout."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentBatch
+
+    actor = _user(user)
+    obj = _get(PaymentBatch, batch, "批次")
+    try:
+        actions.relayout_batch(actor, obj, layout=layout, note=note)
+    except ActionError as exc:
+        _fail(exc)
+    console.print(f"批次 {obj.number} 已改为 {layout}")
+
+
+@app.command("cancel-batch")
+def cancel_batch_cmd(
+    user: str = typer.Option(..., "--user", help="财务人员或县级审批人用户名"),
+    batch: int = typer.Option(..., "--batch", help="批次 id（尚未导出）"),
+    reason: str = typer.Option(..., "--reason", help="作废原因"),
+) -> None:
+    """Cancel a batch never sent to a bank: its cases may go into a new batch."""
+    _setup()
+    from huimin.errors import ActionError
+    from huimin.payments import actions
+    from huimin.payments.models import PaymentBatch
+
+    actor = _user(user)
+    obj = _get(PaymentBatch, batch, "批次")
+    try:
+        n = actions.cancel_batch(actor, obj, reason=reason)
+    except ActionError as exc:
+        _fail(exc)
+        return
+    console.print(f"批次 {obj.number} 已作废，{n} 笔移出，案件可纳入新批次")
 
 
 @app.command("reconcile")

@@ -34,6 +34,8 @@ class BatchState(models.TextChoices):
     RELEASED = "released", "已放行，待导出"
     EXPORTED = "exported", "已导出，待回盘"
     RETURNED = "returned", "已回盘"
+    # never sent to a bank (refused at export, or built by mistake): its cases were freed
+    CANCELLED = "cancelled", "已作废"
 
 
 class LineStatus(models.TextChoices):
@@ -160,6 +162,8 @@ class PaymentBatch(models.Model):
     released_at = models.DateTimeField("放行时间", null=True, blank=True)
     exported_at = models.DateTimeField("导出时间", null=True, blank=True)
     returned_at = models.DateTimeField("回盘时间", null=True, blank=True)
+    cancelled_at = models.DateTimeField("作废时间", null=True, blank=True)
+    cancel_reason = models.CharField("作废原因", max_length=200, blank=True, db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -282,6 +286,36 @@ class BankReturn(models.Model):
         verbose_name_plural = "银行回盘"
         constraints = [
             models.UniqueConstraint(fields=["batch", "sha256"], name="uniq_return_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.sha256[:8]}"
+
+
+class BankStatement(models.Model):
+    """A bank statement (对账单) of a batch, matched against the books (帐实相符): the
+    statement's net debit for each line against what the ledger says the line paid, and its
+    total against the ledger's paid amount for the batch. Each mismatch is kept, named."""
+
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="statements")
+    sha256 = models.CharField("文件校验值", max_length=64)
+    rows = models.PositiveIntegerField("本批次笔数")
+    other_rows = models.PositiveIntegerField("其他交易笔数")
+    debit_fen = models.BigIntegerField("对账单净支出（分）")
+    books_fen = models.BigIntegerField("账上已发放（分）")
+    agrees = models.BooleanField("帐实相符")
+    # [{"row": file row or null, "reference": "...", "reason": "..."}]
+    mismatches = models.JSONField("不符事项", default=list, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+", verbose_name="经办人")
+    at = models.DateTimeField("导入时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        verbose_name = "银行对账单"
+        verbose_name_plural = "银行对账单"
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "sha256"], name="uniq_statement_file"),
         ]
 
     def __str__(self) -> str:

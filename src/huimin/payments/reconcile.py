@@ -30,6 +30,7 @@ from huimin.lib.money import fen_to_yuan
 from huimin.payments import ledger
 from huimin.payments.models import (
     BankReturn,
+    BankStatement,
     BatchState,
     Entitlement,
     EntitlementStatus,
@@ -173,7 +174,11 @@ def _bank(report: Report, add: Any) -> None:
     latest: dict[int, BankReturn] = {}
     for r in BankReturn.objects.filter(batch__cycle=cycle).order_by("id"):
         latest[r.batch_id] = r
+    statements: dict[int, BankStatement] = {}
+    for st in BankStatement.objects.filter(batch__cycle=cycle).order_by("id"):
+        statements[st.batch_id] = st
     for b in batches:
+        _statement(statements.get(b.pk), b, add)
         if sent.get(b.pk, 0) != b.total_fen:
             add(Variance(BANK, f"批次 {b.number} 送银行金额", b.total_fen, sent.get(b.pk, 0),
                          "银行文件控制数与记入「银行在途」的金额不符"))
@@ -195,6 +200,15 @@ def _bank(report: Report, add: Any) -> None:
             if books != bank_fen:
                 add(Variance(BANK, f"批次 {b.number} 回盘{label}", bank_fen, books,
                              f"银行回盘「{label}」金额与账上记录不符"))
+
+
+def _statement(st: BankStatement | None, b: PaymentBatch, add: Any) -> None:
+    """The latest bank statement of a batch (对账单): each mismatch it named is a variance."""
+    if st is None or st.agrees:
+        return
+    for m in st.mismatches:
+        add(Variance(BANK, f"批次 {b.number} 对账单 {m['reference']}", None, None,
+                     f"银行对账单与账上不符：{m['reason']}"))
 
 
 #: the states of a case whose line the bank paid

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huimin.payments import recovery_views, views
+from huimin.payments import batch_views, recovery_views, views
 
 app_name = "payments"
 urlpatterns = [
@@ -32,4 +32,9 @@ urlpatterns = [
     path("cycles/", views.cycle_list, name="cycles"),
     path("cycles/export/", views.cycle_export, name="cycles_export"),
     path("batches/export/", views.batch_list_export, name="batches_export"),
+    # bank files: another layout or cancel, the statement (对账单), the roster (花名册)
+    path("<int:pk>/relayout/", batch_views.batch_relayout, name="relayout"),
+    path("<int:pk>/cancel/", batch_views.batch_cancel, name="cancel"),
+    path("<int:pk>/statement/", batch_views.batch_statement, name="statement"),
+    path("<int:pk>/roster.pdf", batch_views.batch_roster, name="roster"),
 ]

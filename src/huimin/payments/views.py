@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from huimin import listing
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role, user_can
+from huimin.accounts.models import Role
 from huimin.audit.events import record
 from huimin.cases.actions import local_today
 from huimin.errors import ActionError, FileRejected
@@ -160,8 +161,20 @@ def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
     fix = [(line, accounts.get(line.case.subject_id, [])
             + accounts.get(line.case.applicant_id or 0, []))
            for line in attention[:SHOWN_LINES]]
+    unsent = batch.state in actions.batches.NOT_SENT
+    problems = actions.check_batch(batch) if unsent else []
     return render(request, "payments/detail.html", {
         "batch": batch,
+        "problems": problems[:SHOWN_LINES],
+        "problem_count": len(problems),
+        "can_relayout": unsent and user_can(request.user, FINANCE),
+        "can_cancel": unsent and user_can(request.user, actions.batches.CANCEL_ROLES),
+        "can_statement": user_can(request.user, FINANCE) and batch.state in (
+            BatchState.EXPORTED, BatchState.RETURNED),
+        "can_roster": user_can(request.user, (Role.FINANCE_OFFICER, Role.COUNTY_APPROVER))
+        and batch.state != BatchState.CANCELLED,
+        "other_layouts": [c for c in bankfile.layout_choices() if c[0] != batch.layout],
+        "statements": batch.statements.order_by("id"),
         "lines": lines[:SHOWN_LINES],
         "fix": fix,
         "layout": bankfile.get_layout(batch.layout),
@@ -171,7 +184,7 @@ def _detail(request: HttpRequest, batch: PaymentBatch, status: int = 200,
                         and batch.created_by_id != request.user.pk),
         "can_export": user_can(request.user, FINANCE) and batch.state == BatchState.RELEASED,
         "can_download": user_can(request.user, FINANCE) and batch.state not in (
-            BatchState.DRAFT, BatchState.RELEASED),
+            BatchState.DRAFT, BatchState.RELEASED, BatchState.CANCELLED),
         "downloads": actions.download_count(batch),
         "shown": SHOWN_LINES,
         **extra,
@@ -194,6 +207,9 @@ def batch_release(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_batch_for_user(request.user, pk, write=True, roles=APPROVER)
     try:
         actions.release_batch(request.user, batch)
+    except FileRejected as exc:  # names outside the layout's encoding: every line listed
+        return _detail(request, batch, status=400, rejected=exc.message,
+                       errors=exc.errors[:SHOWN_LINES])
     except ActionError as exc:
         messages.error(request, exc.message)
     else:
@@ -212,6 +228,9 @@ def batch_export(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("payments:detail", batch.pk)
     try:
         actions.export_batch(request.user, batch)
+    except FileRejected as exc:
+        return _detail(request, batch, status=400, rejected=exc.message,
+                       errors=exc.errors[:SHOWN_LINES])
     except ActionError as exc:
         messages.error(request, exc.message)
     else:
@@ -222,10 +241,16 @@ def batch_export(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def batch_download(request: HttpRequest, pk: int) -> HttpResponse:
-    """The exported batch's bank file; reads only, and every download is logged."""
+    """The exported batch's bank file; reads only, and every download is logged. A batch the
+    bank answered already is handed out only after a confirmation naming the return's day."""
     batch = get_batch_for_user(request.user, pk, write=True, roles=FINANCE)
+    confirmed = request.GET.get("confirm") == "returned"
+    if batch.state == BatchState.RETURNED and not confirmed:
+        return render(request, "payments/download_confirm.html", {
+            "batch": batch, "returned_on": actions.returned_on(batch),
+            "downloads": actions.download_count(batch)})
     try:
-        data = actions.download_bank_file(request.user, batch)
+        data = actions.download_bank_file(request.user, batch, confirm_returned=confirmed)
     except ActionError as exc:
         messages.error(request, exc.message)
         return redirect("payments:detail", batch.pk)

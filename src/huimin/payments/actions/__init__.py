@@ -4,8 +4,9 @@ The batch paths (freezing a cycle, building a batch, applying a return) run as a
 SQL statements over the whole set, never a query per row, inside one transaction: a process
 killed half-way leaves nothing behind, and running the step again finishes it.
 
-One module per step: ``cycles`` (冻结应发), ``batches`` (生成批次、放行、导出), ``returns``
-(导入回盘、更正、复核) and ``recoveries`` (追回: open, repay, offset, write off).
+One module per step: ``cycles`` (冻结应发), ``batches`` (生成批次、检查、放行、导出、更换格式、
+作废), ``returns`` (导入回盘、更正、复核), ``statements`` (导入对账单，帐实相符) and
+``recoveries`` (追回: open, repay, offset, write off).
 The names are re-exported here.
 """
 
@@ -21,12 +22,16 @@ from huimin.payments.actions._common import (
     WAITING,
 )
 from huimin.payments.actions.batches import (
+    cancel_batch,
+    check_batch,
     create_batch,
     download_bank_file,
     download_count,
     export_batch,
+    relayout_batch,
     release_batch,
     render_bank_file,
+    returned_on,
 )
 from huimin.payments.actions.cycles import FIRST_CLAIM_YEAR, PERIOD_RE, build_cycle, check_cycle
 from huimin.payments.actions.recoveries import (
@@ -50,6 +55,7 @@ from huimin.payments.actions.returns import (
     recheck_batch,
     sample_return,
 )
+from huimin.payments.actions.statements import books_paid, import_statement, match_statement
 
 __all__ = [
     "FIRST_CLAIM_YEAR",
@@ -70,7 +76,10 @@ __all__ = [
     "_check_return",
     "_check_return_columns",
     "approve_write_off",
+    "books_paid",
     "build_cycle",
+    "cancel_batch",
+    "check_batch",
     "check_cycle",
     "correct_line",
     "create_batch",
@@ -79,13 +88,17 @@ __all__ = [
     "download_count",
     "export_batch",
     "import_return",
+    "import_statement",
     "mark_overpaid",
+    "match_statement",
     "open_recovery",
     "recheck_batch",
     "record_offset",
     "record_repayment",
+    "relayout_batch",
     "release_batch",
     "render_bank_file",
     "request_write_off",
+    "returned_on",
     "sample_return",
 ]
