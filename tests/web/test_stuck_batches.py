@@ -297,3 +297,31 @@ def test_pending_statements_that_disagree(personas: Personas) -> None:
     pay.import_statement(personas.finance, batch, (
         header + f"2026-06-16,{line.reference},,{line.amount_fen / 100:.2f},,代发\n").encode())
     assert pending.disagreeing_statements(personas.finance) == []  # the latest agrees
+
+
+def test_the_home_page_shows_stuck_batches_and_disagreeing_statements(
+        personas: Personas) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from huimin.front.tiles import collect
+
+    batch, _cases = stuck(personas)
+    tiles = {t.key: t for t in collect(personas.finance)}
+    tile = tiles["payments.unwritable"]
+    assert tile.count == 1 and tile.url == reverse("payments:detail", args=[batch.pk])
+    assert "2 行无法" in tile.note
+    assert "payments.unwritable" in {t.key for t in collect(personas.county)}
+    assert "payments.unwritable" not in {t.key for t in collect(personas.finance_b)}
+    client = Client()
+    client.force_login(personas.finance)
+    page = client.get(reverse("home")).content.decode()
+    assert "银行文件无法生成的批次" in page
+    pay.relayout_batch(personas.finance, batch, layout="standard-csv", note="生僻字")
+    assert "payments.unwritable" not in {t.key for t in collect(personas.finance)}
+    returned, _data = _returned(personas)
+    header = "交易日期,流水号,对方账号,借方金额,贷方金额,摘要\n"
+    pay.import_statement(personas.finance, returned, header.encode())
+    differs = {t.key: t for t in collect(personas.auditor)}["payments.statement_differs"]
+    assert differs.count == 1
+    assert differs.url == reverse("payments:detail", args=[returned.pk])

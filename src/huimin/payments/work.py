@@ -76,6 +76,27 @@ def _area_lines(user: Any) -> Tile:
                 note="银行未能支付，请协助核实收款账户", tone="warning" if n else "")
 
 
+def _bank_files(user: Any) -> list[Tile]:
+    """Batches their layout cannot write, and statements that disagree with the books: each
+    tile opens the first such batch, where the problem rows are named."""
+    from huimin.payments.pending import disagreeing_statements, unwritable_batches
+
+    tiles = []
+    stuck = unwritable_batches(user)
+    if stuck:
+        batch, rows = stuck[0]
+        tiles.append(Tile("payments.unwritable", "银行文件无法生成的批次", len(stuck),
+                          reverse("payments:detail", args=[batch.pk]),
+                          note=f"{batch.number}：{rows} 行无法按该银行格式写出，请更换格式或作废",
+                          tone="overdue"))
+    differ = disagreeing_statements(user)
+    if differ:
+        tiles.append(Tile("payments.statement_differs", "对账单与账务不符的批次", len(differ),
+                          reverse("payments:detail", args=[differ[0].batch_id]),
+                          note="逐笔核对对账单差异", tone="warning"))
+    return tiles
+
+
 def pending(user: Any) -> list[Tile]:
     role = getattr(user, "role", "")
     tiles: list[Tile] = []
@@ -87,6 +108,7 @@ def pending(user: Any) -> list[Tile]:
     if role == Role.AUDITOR:
         tiles.append(Tile("payments.batches", "发放批次", batches_for(user).count(),
                           reverse("payments:list")))
+    tiles += _bank_files(user)
     if role in READERS:
         tiles.append(_recoveries(user))
     if role in AREA_ROLES:
