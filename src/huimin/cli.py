@@ -105,10 +105,11 @@ def generate(
             raise typer.Exit(2)
         from huimin.registry.snapshot import read_snapshot
         from huimin.registry.synth import generate as gen
-        from huimin.registry.synth import to_parquet
+        from huimin.registry.synth import neighbour_codes, to_parquet
 
         villages = [(c, n) for c, n, lv in read_snapshot(county) if lv == "village"]
-        people = list(gen(villages, persons, seed=seed, as_of=day))
+        people = list(gen(villages, persons, seed=seed, as_of=day,
+                          birthplaces=neighbour_codes(county)))
         a, b = to_parquet(people, parquet)
         console.print(f"{len(people)} 人 → {a}，{b}")
         return

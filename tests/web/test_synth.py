@@ -75,3 +75,32 @@ def test_populate_writes_database_and_parquet(tmp_path: Path) -> None:
     row = table.filter(pc.equal(table.column("person_id"), sample.pk)).to_pylist()[0]
     assert row["id_number"] == sample.id_number
     assert Area.objects.get(code=row["hukou_area_code"]).level == "village"
+
+
+def test_a_full_birth_date_moves_on_instead_of_retrying_forever() -> None:
+    from huimin.registry.synth import _Draw, neighbour_codes
+
+    draw = _Draw(5)
+    draw.birthplaces = ["445224", *neighbour_codes("445224")]
+    day = date(1975, 12, 31)
+    numbers = [draw.id_number("445224", day, "F") for _ in range(700)]
+    assert len(set(numbers)) == 700
+    for n in numbers:
+        parsed = idnumber.parse(n, today=AS_OF)
+        assert (parsed.birth_date, parsed.sex) == (day, "F")
+    assert sum(n.startswith("445224") for n in numbers) == 500
+    assert {n[:6] for n in numbers[500:]} <= set(draw.birthplaces[1:])
+    alone = _Draw(5)
+    alone.birthplaces = ["445224"]
+    for _ in range(500):
+        alone.id_number("445224", day, "M")
+    with pytest.raises(ValueError, match="顺序码已用完"):
+        alone.id_number("445224", day, "M")
+
+
+def test_older_wives_are_spread_not_piled_on_one_day(
+        villages: list[tuple[str, str]]) -> None:
+    people = list(generate(villages, 4000, seed=2, as_of=AS_OF))
+    last_day = [p for p in people if p.birth_date == date(1975, 12, 31)]
+    assert len(last_day) < 10
+    assert len({p.id_number for p in people}) == len(people)

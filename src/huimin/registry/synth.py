@@ -19,6 +19,11 @@ from faker import Faker
 
 from huimin.lib import idnumber
 
+#: random sequence numbers tried before the free ones of the day are scanned in order
+RANDOM_DRAWS = 8
+#: the youngest wife of an older couple (their children are grown by now)
+OLDEST_COUPLE_WIFE = date(1975, 12, 31)
+
 BANKS = ["中国农业银行", "中国邮政储蓄银行", "农村商业银行", "中国工商银行", "中国建设银行"]
 
 
@@ -47,12 +52,16 @@ class _Draw:
         self.male = [fake.first_name_male() for _ in range(800)]
         self.female = [fake.first_name_female() for _ in range(800)]
         self.used_ids: set[str] = set()
+        self.birthplaces: list[str] = []  # further 6-digit address codes, when one is full
 
     def day(self, start: date, end: date) -> date:
         return start + timedelta(days=self.rng.randrange((end - start).days + 1))
 
     def id_number(self, address: str, born: date, sex: str) -> str:
-        while True:
+        """A number not handed out yet. A (address code, birth date, sex) has 500 sequence
+        numbers; a few random draws, then a scan of what is left, then the next address code
+        of ``birthplaces`` (people registered there at birth): never an endless retry."""
+        for _ in range(RANDOM_DRAWS):
             seq = self.rng.randrange(0, 1000)
             if (seq % 2 == 1) != (sex == "M"):
                 seq = (seq + 1) % 1000
@@ -60,6 +69,15 @@ class _Draw:
             if value not in self.used_ids:
                 self.used_ids.add(value)
                 return value
+        for code in [address, *(c for c in self.birthplaces if c != address)]:
+            for seq in range(1 if sex == "M" else 0, 1000, 2):
+                value = idnumber.make(code, born, seq)
+                if value not in self.used_ids:
+                    self.used_ids.add(value)
+                    return value
+        codes = "、".join([address, *self.birthplaces])
+        raise ValueError(f"出生日期 {born.isoformat()} 的{'男' if sex == 'M' else '女'}性身份证"
+                         f"顺序码已用完（地址码 {codes}，每个 500 个），请提供更多地址码")
 
     def account(self) -> tuple[str, str]:
         return self.rng.choice(BANKS), "6217" + "".join(
@@ -68,14 +86,20 @@ class _Draw:
 
 def generate(
     villages: list[tuple[str, str]], persons: int, *, seed: int = 1, as_of: date,
+    birthplaces: list[str] | None = None,
 ) -> Iterator[SynthPerson]:
     """Yield about ``persons`` people (whole households), parents before their children.
 
-    ``villages`` is a list of (12-digit code, name) of village-level areas.
+    ``villages`` is a list of (12-digit code, name) of village-level areas. ID numbers carry
+    the address code of the village's county; where a birth date's 500 numbers of one sex
+    there are used up, those of ``birthplaces`` (6-digit codes, e.g. the prefecture's other
+    counties) in turn, and a clear error when they are too.
     """
     if not villages:
         raise ValueError("没有可用的村（居）委会区划，请先导入区划")
     d = _Draw(seed)
+    own = sorted({code[:6] for code, _ in villages})
+    d.birthplaces = own + [c for c in (birthplaces or []) if c not in own]
     rng = d.rng
     key = 0
     made = 0
@@ -124,9 +148,10 @@ def generate(
         else:  # an older couple (or widow/widower), children grown or lost
             husband = person(hh, village, hukou, "M", d.day(date(1936, 1, 1), date(1972, 12, 31)),
                              surname)
-            wife = person(hh, village, hukou, "F",
-                          min(husband.birth_date + timedelta(days=rng.randrange(-1500, 2500)),
-                              date(1975, 12, 31)), rng.choice(d.surnames))
+            wife_born = husband.birth_date + timedelta(days=rng.randrange(-1500, 2500))
+            if wife_born > OLDEST_COUPLE_WIFE:  # folded back, not piled up on the last day
+                wife_born = OLDEST_COUPLE_WIFE - (wife_born - OLDEST_COUPLE_WIFE)
+            wife = person(hh, village, hukou, "F", wife_born, rng.choice(d.surnames))
             for p in (husband, wife):
                 if rng.random() < 0.06:
                     p.death_date = d.day(date(2019, 1, 1), as_of)
@@ -143,6 +168,19 @@ def generate(
                 members.append(child)
         made += len(members)
         yield from members
+
+
+def neighbour_codes(county: str) -> list[str]:
+    """The 6-digit codes of the other counties of ``county``'s prefecture in the shipped
+    division snapshot: where people of the county were registered at birth besides it."""
+    import pyarrow.compute as pc
+
+    from huimin.registry.snapshot import SNAPSHOT
+
+    table = pq.read_table(SNAPSHOT, columns=["code", "level"])
+    table = table.filter(pc.equal(table["level"], "county"))
+    codes = sorted({c[:6] for c in table["code"].to_pylist() if c[:4] == county[:4]})
+    return [c for c in codes if c != county[:6]]
 
 
 def to_parquet(people: list[SynthPerson], out_dir: Path,

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from huimin.registry.actions import seal_account, seal_id
 from huimin.registry.models import Area, BankAccount, Household, ParentChild, Person
-from huimin.registry.synth import SynthPerson, generate, to_parquet
+from huimin.registry.synth import SynthPerson, generate, neighbour_codes, to_parquet
 
 CHUNK = 5000
 
@@ -24,7 +24,8 @@ def populate(
     county: str, persons: int, *, seed: int, as_of: date, parquet_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    people = list(generate(villages_of(county), persons, seed=seed, as_of=as_of))
+    people = list(generate(villages_of(county), persons, seed=seed, as_of=as_of,
+                           birthplaces=neighbour_codes(county)))
     areas = {a.code: a for a in Area.objects.filter(level="village", code__startswith=county)}
     key_to_pk: dict[int, int] = {}
     stats = {"persons": 0, "households": 0, "links": 0, "accounts": 0}

@@ -25,6 +25,7 @@ from huimin.programs.models import Program
 from huimin.programs.subjects import CASE_FACTS, subject_facts
 from huimin.registry.models import Person
 from huimin.rules import ProgramNotFound
+from huimin.verification import batch as _batch
 from huimin.verification.models import Effect, EffectKind, FeedRow, Kind
 
 #: cases an event can no longer change
@@ -59,6 +60,9 @@ def facts_for(subject: Person, change: Change, *, claim_on: date | None,
     """The registry view of ``subject`` with ``change`` applied (``subjects.subject_facts``
     on the register as it will be)."""
     kept = dict(case_facts or {})
+    batch = _batch.active()
+    if batch is not None:
+        return _facts_in_batch(batch, subject, change, claim_on, kept)
     links = list(subject.child_links.exclude(relation="guardian").select_related("child"))
     for link in links:
         if link.child_id in change.grades:
@@ -87,6 +91,38 @@ def facts_for(subject: Person, change: Change, *, claim_on: date | None,
     return facts
 
 
+def _facts_in_batch(batch: _batch.Batch, subject: Person, change: Change,
+                    claim_on: date | None, kept: dict[str, Any]) -> dict[str, Any]:
+    """``facts_for`` on the register loaded by the batch."""
+    links = [lk for lk in batch.child_links(subject.pk) if lk.relation != "guardian"]
+    for link in links:
+        if link.child_id in change.grades:
+            grade = change.grades[link.child_id]
+            if grade is None:
+                kept.pop("child_disability_grade", None)
+            else:
+                kept["child_disability_grade"] = grade
+    facts = batch.subject_facts(subject, claim_date=claim_on, case_facts=kept)
+    if "child_disability_grade" not in kept:
+        facts.pop("child_disability_grade", None)
+    if subject.pk in change.deaths:
+        facts["death_date"] = change.deaths[subject.pk]
+    if subject.pk in change.moves:
+        facts["hukou_area_code"] = change.moves[subject.pk]
+    parents = [lk for lk in batch.parent_links(subject.pk) if lk.relation != "guardian"]
+    codes = [change.moves.get(lk.parent_id, batch.person(lk.parent_id).area.code)
+             for lk in parents]
+    if codes:
+        facts["parent1_hukou_area_code"] = codes[0]
+        facts["parent2_hukou_area_code"] = codes[1] if len(codes) > 1 else None
+    if links:
+        facts["living_children_count"] = sum(
+            1 for link in links
+            if batch.person(link.child_id).death_date is None
+            and link.child_id not in change.deaths)
+    return facts
+
+
 def _evaluate(program_code: str, facts: dict[str, Any], claim_year: int, today: date
               ) -> entitlement.Entitlement | None:
     try:
@@ -106,10 +142,13 @@ def _summary(ent: entitlement.Entitlement | None) -> str:
 def _create(key: str, **fields: Any) -> int:
     """One effect, unless the same one was proposed already (the same event again, from a
     feed or a change request); its event's signature is kept in ``params``."""
-    if Effect.objects.filter(key=key[:200]).exists():
+    batch = _batch.active()
+    if batch is None and Effect.objects.filter(key=key[:200]).exists():
         return 0
     signature = key.split(":record")[0].split(":" + str(fields["kind"]))[0]
     fields["params"] = {**(fields.get("params") or {}), "signature": signature}
+    if batch is not None:  # written (unless proposed before) when the file is done
+        return batch.collect(key[:200], fields)
     effect = Effect.objects.create(key=key[:200], **fields)
     # in the household's file (一户一档) from the moment it is proposed
     record(None, "feed.effect_propose", effect, person_id=effect.subject_id or effect.person_id,
@@ -135,6 +174,10 @@ def _case_effect(case: Case, kind: str, ent: entitlement.Entitlement | None, *,
 
 
 def _open_cases(person_ids: set[int], since_year: int) -> list[Case]:
+    batch = _batch.active()
+    loaded = batch.cases_of(person_ids, since_year) if batch is not None else None
+    if loaded is not None:
+        return loaded
     return list(Case.objects.filter(subject_id__in=person_ids, claim_year__gte=since_year)
                 .exclude(state__in=CLOSED_STATES)
                 .select_related("program", "subject__area", "area").order_by("id"))
@@ -143,6 +186,11 @@ def _open_cases(person_ids: set[int], since_year: int) -> list[Case]:
 def _related(person: Person) -> set[int]:
     """The person, their parents and their children: whose facts a change of theirs enters."""
     ids = {person.pk}
+    batch = _batch.active()
+    if batch is not None:
+        ids |= {lk.parent_id for lk in batch.parent_links(person.pk)}
+        ids |= {lk.child_id for lk in batch.child_links(person.pk)}
+        return ids
     ids |= set(person.parent_links.values_list("parent_id", flat=True))
     ids |= set(person.child_links.values_list("child_id", flat=True))
     return ids
@@ -244,6 +292,15 @@ def propose_disability(person: Person, grade: int, on: date, revoked: bool, *,
 
 
 def _couple_programs() -> list[Program]:
+    batch = _batch.active()
+    if batch is not None:
+        if "couple_programs" not in batch.memo:
+            batch.memo["couple_programs"] = _find_couple_programs()
+        return list(batch.memo["couple_programs"])
+    return _find_couple_programs()
+
+
+def _find_couple_programs() -> list[Program]:
     today = timezone.localdate()
     out = []
     for program in Program.objects.filter(active=True).order_by("code"):
@@ -256,6 +313,15 @@ def _couple_programs() -> list[Program]:
     return out
 
 
+def _parents(child: Person) -> list[Person]:
+    batch = _batch.active()
+    if batch is not None:
+        return [batch.person(lk.parent_id) for lk in batch.parent_links(child.pk)
+                if lk.relation != "guardian"]
+    return [link.parent for link in child.parent_links.exclude(relation="guardian")
+            .select_related("parent__area").order_by("id")]
+
+
 def _offers_for_parents(child: Person, change: Change, *, signature: str, event_kind: str,
                         row: FeedRow | None, origin: str, why: str,
                         params: dict[str, Any] | None = None) -> int:
@@ -264,19 +330,26 @@ def _offers_for_parents(child: Person, change: Change, *, signature: str, event_
     today = timezone.localdate()
     made = 0
     programs: list[Program] | None = None
-    for link in child.parent_links.exclude(relation="guardian").select_related("parent__area"):
-        parent = link.parent
+    batch = _batch.active()
+    for parent in _parents(child):
         recorded: dict[str, Any] = {}
-        for facts in (Case.objects.filter(subject=parent).exclude(facts={})
-                      .order_by("created_at", "id").values_list("facts", flat=True)):
+        earlier = batch.recorded_facts(parent.pk) if batch is not None else None
+        if earlier is None:
+            earlier = list(Case.objects.filter(subject=parent).exclude(facts={})
+                           .order_by("created_at", "id").values_list("facts", flat=True))
+        for facts in earlier:
             recorded.update({k: v for k, v in facts.items() if k in CASE_FACTS})
         if not recorded.get("policy_status_confirmed"):
             continue  # the couple programs need the status a case recorded: never assumed
         if programs is None:
             programs = _couple_programs()
         for program in programs:
-            if Case.objects.filter(program=program, subject=parent,
-                                   claim_year=today.year).exists():
+            has = (batch.has_case(program.pk, parent.pk, today.year)
+                   if batch is not None else None)
+            if has is None:
+                has = Case.objects.filter(program=program, subject=parent,
+                                          claim_year=today.year).exists()
+            if has:
                 continue
             facts = facts_for(parent, change, claim_on=today, case_facts=recorded)
             ent = _evaluate(program.code, facts, today.year, today)
