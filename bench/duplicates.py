@@ -3,7 +3,7 @@ national snapshot of 30 million children, and the matcher's quality on the damag
 
     python bench/duplicates.py [--persons 1000000] [--children 30000000] [--dir /tmp/huimin-bench]
 
-1. Builds the damaged register (``huimin.identity.match.damage.build``, seed 11: the model was
+1. Builds the damaged register (``damage.build_region``: five counties, seed 11; the model was
    trained on seed 1) to Parquet with its true pairs, once; then, in a fresh process, what
    ``huimin registry duplicates --input --output`` does (read, derive, block, score, write
    CSV), reporting wall time and the peak resident memory; then precision and recall of the
@@ -35,7 +35,7 @@ def build_register(d: Path, persons: int) -> tuple[Path, Path, Path]:
                           d / f"dup-truth-{persons}.parquet", d / f"dup-makeup-{persons}.json")
     if not src.exists():
         t0 = time.perf_counter()
-        ts = damage.build(persons, seed=11)
+        ts = damage.build_region(persons, seed=11)
         pq.write_table(ts.table, src)
         a, b = zip(*sorted(ts.truth), strict=True)
         pq.write_table(pa.table({"a": list(a), "b": list(b)}), truth)

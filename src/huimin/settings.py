@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "huimin.audit",
     "huimin.reports",
     "huimin.verification",
+    "huimin.identity",
     "csp",
 ]
 

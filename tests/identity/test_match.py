@@ -115,9 +115,10 @@ def test_cli_writes_the_pairs_with_their_levels(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda t: t.drop(["birth_date"]), "缺少列 birth_date"),
     (lambda t: t.slice(0, 0), "登记册为空"),
-    (lambda t: t.set_column(3, "id_number", pa.array(["44522419850307A23"] + t[
-        "id_number"].to_pylist()[1:])), "第 1 行（person_id 1）：身份证号码无法识别"),
-    (lambda t: t.set_column(0, "person_id", pa.array([2] + t["person_id"].to_pylist()[1:],
+    (lambda t: t.set_column(3, "id_number", pa.array(
+        ["44522419850307A23", *t["id_number"].to_pylist()[1:]])),
+     "第 1 行（person_id 1）：身份证号码无法识别"),
+    (lambda t: t.set_column(0, "person_id", pa.array([2, *t["person_id"].to_pylist()[1:]],
                                                      pa.int64())), "person_id 2 出现不止一次"),
 ])
 def test_cli_refuses_bad_input_with_the_reason_and_leaves_no_output(

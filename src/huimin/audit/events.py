@@ -119,6 +119,16 @@ ACTION_LABELS = {
     "change.evidence_view": "查看变更证明材料",
     "handover.download": "下载迁出移交记录",
     "handover.import": "导入迁入移交记录",
+    # identity resolution (查重)
+    "identity.scan": "查重（疑似重复人员、重复申领）",
+    "identity.pair_found": "发现疑似重复人员",
+    "identity.pair_reopened": "数据变更后重新提出疑似重复",
+    "identity.pair_cleared": "数据变更，撤销疑似重复提示",
+    "identity.pair_decided": "裁决疑似重复人员",
+    "identity.batch_decided": "批量裁决疑似重复",
+    "identity.claim_found": "发现疑似重复申领",
+    "identity.queue_view": "查看疑似重复列表",
+    "person.merge": "合并重复人员记录",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

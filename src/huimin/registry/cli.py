@@ -203,6 +203,8 @@ def duplicates(
         console.print(f"{n} 对候选重复，已写入 {output}")
         return
     _setup()
+    from django.core.exceptions import PermissionDenied
+
     from huimin.errors import ActionError
     from huimin.identity import runs
 
@@ -224,6 +226,9 @@ def duplicates(
         raise typer.Exit(2) from None
     except ActionError as exc:
         _fail(exc)
+    except PermissionDenied as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
     console.print(result.summary())
 
 

@@ -67,7 +67,7 @@ def duplicate_claims_sql(view: str, optional: set[str], *, only_keys: str | None
         WITH dup AS ({keys})
         SELECT person_key, CASE {' '.join(kinds)} ELSE 'repeated' END AS kind,
                count(*) AS claims,
-               list(DISTINCT substr(hukou_area_code, 1, 6) ORDER BY 1) AS counties
+               list_sort(list(DISTINCT substr(hukou_area_code, 1, 6))) AS counties
         FROM {view} WHERE person_key IN (SELECT person_key FROM dup)
         GROUP BY person_key"""
 
