@@ -165,9 +165,10 @@ def test_a_flag_is_cleared_when_the_data_that_raised_it_changes(personas: Person
     pair = queued_pair(personas.county, family_a.child, dup)
     assert actions.clear_stale(personas.county, [dup]) == 0  # nothing changed yet
     registry_actions.correct_identity(personas.township, dup, name="林大宝", via="test")
-    assert actions.clear_stale(personas.county, [dup]) == 1
     pair.refresh_from_db()
-    assert pair.status == PairStatus.CLEARED
+    assert pair.status == PairStatus.CLEARED  # by the change itself (identity.hooks)
+    assert AuditEvent.objects.filter(action="identity.pair_cleared", object_id=str(pair.pk))
+    assert actions.clear_stale(personas.county, [dup]) == 0  # nothing left to clear
     with pytest.raises(Conflict, match="已裁决"):
         actions.decide(personas.county, [actions.Decision(pair.pk, "different", reason="x")])
 
@@ -246,3 +247,24 @@ def test_merge_refuses_another_role_and_outsiders(personas: Personas, family_a: 
         registry_actions.merge_persons(personas.county, dup, dup, reason="x")
     assert not PersonMerge.objects.exists()
     assert date.today().year >= 2025 and VILLAGE_A.startswith("445224")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_record_is_scored_against_the_register_when_it_commits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import make_family, make_personas
+
+    personas = make_personas()
+    fam = make_family(personas.cadre_a, VILLAGE_A, date(2023, 12, 10))
+    assert not CandidatePair.objects.exists()  # scoring off (the suite's default)
+    monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "1")
+    dup = duplicate_of(personas.cadre_a, fam.child, name="林晓宝")
+    pair = CandidatePair.objects.get(person_a=fam.child, person_b=dup)
+    assert pair.scope == "change" and pair.status == PairStatus.OPEN
+    found = AuditEvent.objects.get(action="identity.pair_found", object_id=str(pair.pk))
+    assert found.actor is None and found.data["scope"] == "change"
+    # a change of the record clears the flag its old data raised, in the change's transaction
+    monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "0")
+    registry_actions.correct_identity(personas.township, dup, name="林大宝", via="test")
+    pair.refresh_from_db()
+    assert pair.status == PairStatus.CLEARED

@@ -3,6 +3,7 @@ the county's claims against a provincial or national snapshot."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,34 @@ def run_county(actor: Any, *, threshold: float | None = None,
     return result
 
 
+def run_new_records(pks: list[int]) -> QueueResult:
+    """Score new or changed records against the rest of their county's register (the
+    system's own run after a registration, an import or a change: no user, every pair
+    found is audited as the system's)."""
+    import duckdb
+
+    from huimin.identity.match import pairs, prepare
+    from huimin.registry.models import Person
+
+    total = QueueResult()
+    living = Person.objects.filter(death_date__isnull=True)
+    changed = list(living.filter(pk__in=pks).select_related("area"))
+    for county in sorted({p.area.code[:6] for p in changed}):
+        register = living.filter(area__code__startswith=county)
+        new = [p.pk for p in changed if p.area.code.startswith(county)]
+        rest = register.exclude(pk__in=new)
+        if not rest.exists():
+            continue
+        con = duckdb.connect()
+        prepare.load_arrow(con, _arrow(register.filter(pk__in=new)), "new_people")
+        prepare.load_arrow(con, _arrow(rest), "people")
+        pairs.score(con, ["new_people", "people"], threshold_setting())
+        found = queue_pairs(None, pairs.rows(con), scope="change")
+        total.new += found.new
+        total.reopened += found.reopened
+    return total
+
+
 def person_key(id_hash: str) -> int:
     """The snapshot's person_key of a record: the first 64 bits of its keyed ID hash, as a
     signed 64-bit integer."""
@@ -109,7 +138,8 @@ def run_claims(actor: Any, snapshot: Path) -> ClaimsResult:
                 continue
             dc = DuplicateClaim.objects.create(
                 person=person, kind=kind, counties=list(counties), claims=int(n),
-                snapshot=snapshot.name, fingerprint=person_print(person),
+                snapshot=snapshot.name,
+                fingerprint=hashlib.sha256(person_print(person).encode()).hexdigest(),
                 status=PairStatus.OPEN)
             record(actor, "identity.claim_found", dc, person_id=person.pk,
                    area_code=person.area.code, kind=kind, counties=list(counties),
