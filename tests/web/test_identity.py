@@ -100,6 +100,7 @@ def test_same_person_merges_cases_accounts_and_links_into_the_kept_record(
     registry_actions.link_parent(family_a.mother, dup, "mother")
     case = _case(personas, family_a, dup)
     pair = queued_pair(personas.county, family_a.child, dup)
+    third = queued_pair(personas.county, dup, duplicate_of(personas.cadre_a, family_a.child))
     res = _client(personas.township).post(reverse("identity:decide"), {
         "pair": pair.pk, f"decision_{pair.pk}": "same", f"keep_{pair.pk}": "a",
         f"reason_{pair.pk}": "户口簿核对为同一人"})
@@ -114,7 +115,9 @@ def test_same_person_merges_cases_accounts_and_links_into_the_kept_record(
     assert AuditEvent.objects.filter(action="person.merge", person_id=dup.pk).exists()
     assert AuditEvent.objects.filter(action="identity.pair_decided", object_id=str(pair.pk),
                                      data__decision="same").exists()
-    # once merged, the dropped record cannot be merged again
+    # its other pending pairs are cleared; once merged, it cannot be merged again
+    third.refresh_from_db()
+    assert third.status == PairStatus.CLEARED
     with pytest.raises(Conflict, match="已于此前并入"):
         registry_actions.merge_persons(personas.county, family_a.father, dup, reason="x")
 

@@ -184,6 +184,7 @@ def decide(actor: Any, decisions: Sequence[Decision]) -> DecisionBatch:
                     merge_persons(actor, keep, drop, reason=reason, decision=pair)
                 except ActionError as exc:
                     raise type(exc)(f"{label}：{exc.message}") from None
+                _clear_merged(actor, drop, pair)
             record(actor, "identity.pair_decided", pair, person_id=pair.person_a_id,
                    area_code=pair.person_a.area.code, pair=pair.pk, b=pair.person_b_id,
                    decision=d.decision, keep=d.keep if d.decision == "same" else "",
@@ -191,6 +192,17 @@ def decide(actor: Any, decisions: Sequence[Decision]) -> DecisionBatch:
         record(actor, "identity.batch_decided", batch, area_code=actor_area_code(actor),
                size=len(decisions), pairs=[d.pair_id for d in decisions])
     return batch
+
+
+def _clear_merged(actor: Any, drop: Any, decided: CandidatePair) -> None:
+    """The dropped record's other pending pairs no longer describe a register record."""
+    for other in CandidatePair.objects.select_for_update().filter(
+            Q(person_a=drop) | Q(person_b=drop), status__in=PENDING).exclude(pk=decided.pk):
+        other.status = PairStatus.CLEARED
+        other.save(update_fields=["status", "rescored_at"])
+        record(actor, "identity.pair_cleared", other, person_id=drop.pk,
+               area_code=drop.area.code, pair=other.pk, reason="merged",
+               merged_by_pair=decided.pk)
 
 
 def open_duplicate_claim(case: Any) -> bool:
