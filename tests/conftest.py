@@ -311,3 +311,11 @@ def family_a(personas: Personas) -> Family:
 @pytest.fixture
 def family_b(personas: Personas) -> Family:
     return make_family(personas.cadre_b, VILLAGE_B, date(2024, 5, 1), surname="黄")
+
+
+@pytest.fixture(autouse=True)
+def _no_duplicate_scoring_on_each_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scoring each new record against the register after its commit (identity.hooks) costs
+    a Splink run; tests that commit many records one by one would pay it each time. The
+    tests of the hook turn it back on (``HUIMIN_DUPLICATES_ON_CHANGE=1``)."""
+    monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "0")

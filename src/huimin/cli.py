@@ -29,6 +29,9 @@ app.add_typer(payments_app, name="payments")
 from huimin.verification.cli import app as feeds_app  # noqa: E402
 
 app.add_typer(feeds_app, name="feeds")
+from huimin.registry.cli import duplicates as _duplicates  # noqa: E402
+
+registry_app.command("duplicates")(_duplicates)
 console = Console()
 err = Console(stderr=True)
 

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "huimin.reports",
     "huimin.verification",
     "huimin.front",
+    "huimin.identity",
     "csp",
 ]
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("reports/", include("huimin.reports.urls")),
     path("programs/", include("huimin.programs.urls")),
     path("feeds/", include("huimin.verification.urls")),
+    path("identity/", include("huimin.identity.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -25,6 +25,7 @@ from huimin.programs.models import Program
 from tests.conftest import PASSWORD, VILLAGE_A, Personas, make_family, make_personas
 from tests.web.cases_helpers import PNG, matrix_world
 from tests.web.feeds_helpers import feeds_world
+from tests.web.identity_helpers import identity_world
 from tests.web.payments_helpers import PayWorld, payments_world
 
 pytestmark = pytest.mark.django_db
@@ -359,6 +360,17 @@ VIEWS: dict[str, Spec] = {
                                       .encode(), "st.csv")}),
     "payments:roster": Spec("GET", lambda w: reverse("payments:roster", args=[w.batch.pk]),
                             only(200, ["county", "finance"], PAY_OUTSIDERS)),
+    # identity resolution (duplicate persons)
+    "identity:queue": Spec("GET", lambda w: reverse("identity:queue"),
+                           only(200, ["township", "county"])),
+    "identity:pair": Spec("GET", lambda w: reverse("identity:pair",
+                                                   args=[identity_world(w).pk]),
+                          only(200, ["township", "county"])),
+    "identity:decide": Spec("POST", lambda w: reverse("identity:decide"),
+                            only(302, ["township", "county"]),
+                            data=lambda w: {"pair": str(identity_world(w).pk),
+                                            f"decision_{identity_world(w).pk}": "different",
+                                            "reason": "核对户口簿：双胞胎"}),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}

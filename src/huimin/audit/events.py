@@ -129,6 +129,16 @@ ACTION_LABELS = {
     "payment.unbatch": "批次作废，案件移出批次",
     "batch.roster": "查看发放花名册",
     "batch.check": "查看批次导出前检查",
+    # identity resolution (查重)
+    "identity.scan": "查重（疑似重复人员、重复申领）",
+    "identity.pair_found": "发现疑似重复人员",
+    "identity.pair_reopened": "数据变更后重新提出疑似重复",
+    "identity.pair_cleared": "数据变更，撤销疑似重复提示",
+    "identity.pair_decided": "裁决疑似重复人员",
+    "identity.batch_decided": "批量裁决疑似重复",
+    "identity.claim_found": "发现疑似重复申领",
+    "identity.queue_view": "查看疑似重复列表",
+    "person.merge": "合并重复人员记录",
 }
 
 #: events that stand for every line of a payment batch: its creation (each case put in it) and

@@ -678,3 +678,4 @@ def deactivate_account(actor: Any, acct: BankAccount, *, via: str = "change_requ
                    [{"field": "银行账户", "old": f"{row.bank_name} {row.account_masked}（有效）",
                      "new": "停用"}])
     return row
+from huimin.registry.merge import merge_persons  # noqa: E402, F401  (identity: person merge)

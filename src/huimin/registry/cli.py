@@ -171,3 +171,81 @@ def reject(
     except ActionError as exc:
         _fail(exc)
     console.print(f"变更申请 {req.number} 已驳回")
+
+
+def duplicates(
+    input_file: Path | None = typer.Option(None, "--input", help="人员 Parquet（registry "
+                                           "generate 写出的列）"),
+    output: Path | None = typer.Option(None, "--output", help="候选对 CSV"),
+    threshold: float | None = typer.Option(None, "--threshold", help="匹配概率下限，默认 0.5"),
+    user: str | None = typer.Option(None, "--user", help="从数据库查重，以此用户的身份"),
+    scope: str = typer.Option("county", "--scope", help="county（全县登记册）| claims（对照快照"
+                              "查重复申领）"),
+    snapshot: Path | None = typer.Option(None, "--snapshot", help="省级或全国快照 Parquet "
+                                         "（--scope claims）"),
+) -> None:
+    """Find likely duplicate persons: from a Parquet file into a CSV, or from the database
+    into the adjudication queue (exit 2 on bad input, naming the reason; no output left)."""
+    from huimin.identity.match import MatchInputError
+
+    if threshold is not None and not 0.0 < threshold <= 1.0:
+        err.print("--threshold：应在 0 与 1 之间（不含 0）")
+        raise typer.Exit(2)
+    if user is None:
+        if input_file is None or output is None:
+            err.print("需要 --input 与 --output（文件查重），或 --user（数据库查重）")
+            raise typer.Exit(2)
+        try:
+            n = _duplicates_file(input_file, output, 0.5 if threshold is None else threshold)
+        except MatchInputError as exc:
+            err.print(exc.reason)
+            raise typer.Exit(2) from None
+        console.print(f"{n} 对候选重复，已写入 {output}")
+        return
+    _setup()
+    from django.core.exceptions import PermissionDenied
+
+    from huimin.errors import ActionError
+    from huimin.identity import runs
+
+    actor = _user(user)
+    if scope not in ("county", "claims"):
+        err.print("--scope：应为 county 或 claims")
+        raise typer.Exit(2)
+    if scope == "claims" and snapshot is None:
+        err.print("--scope claims 需要 --snapshot 快照文件")
+        raise typer.Exit(2)
+    try:
+        if scope == "county":
+            result = runs.run_county(actor, threshold=threshold)
+        else:
+            assert snapshot is not None
+            result = runs.run_claims(actor, snapshot)
+    except MatchInputError as exc:
+        err.print(exc.reason)
+        raise typer.Exit(2) from None
+    except ActionError as exc:
+        _fail(exc)
+    except PermissionDenied as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(result.summary())
+
+
+def _duplicates_file(src: Path, dest: Path, threshold: float) -> int:
+    import os
+
+    import duckdb
+
+    from huimin.identity.match import pairs, prepare
+
+    con = duckdb.connect()
+    prepare.load(con, src)
+    n = pairs.score(con, ["people"], threshold)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        pairs.write_csv(con, str(tmp))
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n

@@ -1,0 +1,59 @@
+"""Duplicate detection on every change of the register: new records (a registration, an
+import) are scored against their county's register once the transaction commits; a change of
+a record clears, in the same transaction, the pending flags its old data raised, and the
+record is scored again after the commit. ``HUIMIN_DUPLICATES_ON_CHANGE=0`` turns the scoring
+off (the clearing stays): for bulk loads, then run ``huimin registry duplicates --user``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_save
+
+_pending = threading.local()
+
+
+def enabled() -> bool:
+    return os.environ.get("HUIMIN_DUPLICATES_ON_CHANGE", "1") != "0"
+
+
+def connect() -> None:
+    from huimin.registry.models import Person
+    from huimin.registry.signals import person_changed
+
+    person_changed.connect(_changed, dispatch_uid="identity.person_changed")
+    post_save.connect(_created, sender=Person, dispatch_uid="identity.person_created")
+
+
+def _schedule(pk: int) -> None:
+    pks: set[int] | None = getattr(_pending, "pks", None)
+    if pks is None:
+        pks = _pending.pks = set()
+    pks.add(pk)
+    transaction.on_commit(flush)
+
+
+def _created(sender: Any, instance: Any, created: bool, raw: bool = False, **_: Any) -> None:
+    if created and not raw and enabled():
+        _schedule(instance.pk)
+
+
+def _changed(sender: Any, person: Any, actor: Any = None, **_: Any) -> None:
+    from huimin.identity.actions import clear_stale
+
+    clear_stale(actor, [person])
+    if enabled():
+        _schedule(person.pk)
+
+
+def flush() -> None:
+    """Score the records scheduled by the committed transaction(s) against their counties."""
+    pks: set[int] | None = getattr(_pending, "pks", None)
+    _pending.pks = None
+    if pks:
+        from huimin.identity.runs import run_new_records
+
+        run_new_records(sorted(pks))
