@@ -400,15 +400,14 @@ def _living(household: Household) -> Any:
     return household.members.filter(moved_out_on=None)
 
 
-def _household_event(actor: Any, action: str, household: Household, person: Person | None,
+def _household_event(actor: Any, action: str, household: Household, person: Person,
                      via: str, note: str, changes: list[dict[str, str]], **data: Any) -> None:
-    record(actor, action, household, person_id=person.pk if person else None,
+    record(actor, action, household, person_id=person.pk,
            area_code=household.area.code, via=via, comment=note, household=household.number,
            changes=changes, **data)
-    if person is not None:
-        _changed(actor, person, "household", effective_on=None, via=via,
-                 old={c["field"]: c["old"] for c in changes},
-                 new={c["field"]: c["new"] for c in changes})
+    _changed(actor, person, "household", effective_on=None, via=via,
+             old={c["field"]: c["old"] for c in changes},
+             new={c["field"]: c["new"] for c in changes})
 
 
 def _member_of(household: Household, person: Person, column: str = "成员") -> Person:

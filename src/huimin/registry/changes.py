@@ -617,10 +617,10 @@ def submit_change(actor: Any, *, kind: str, reason: str, values: Mapping[str, st
 
 def _head_id(req: ChangeRequest) -> int | None:
     """The person a household's request is filed under in the audit log (its head, or its
-    first member), so that the household's timeline shows it."""
-    if req.household is None:
-        return None
+    first member), so that the household's timeline shows it. Only a household's request
+    asks: a person's names its person (the link is protected from deletion)."""
     hh = req.household
+    assert hh is not None
     if hh.head_id:
         return int(hh.head_id)
     first = hh.members.order_by("id").values_list("pk", flat=True).first()
