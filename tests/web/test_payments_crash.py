@@ -103,13 +103,16 @@ def kill_at_random(worker: Worker, rng: random.Random, window: float, *args: str
 
 def wait_for_orphans() -> None:
     """Wait until the server is done with the dead worker's session: a COMMIT it had sent
-    still completes, anything else is rolled back. Only then is the outcome settled."""
-    deadline = time.monotonic() + 30
+    still completes, anything else is rolled back. Only then is the outcome settled. The
+    worker names its session (libpq's PGAPPNAME), so another test's connection lingering on
+    the same database does not count."""
+    deadline = time.monotonic() + 60
     with connection.cursor() as cur:
         while True:
             cur.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = "
                         "current_database() AND pid <> pg_backend_pid() "
-                        "AND backend_type = 'client backend'")
+                        "AND backend_type = 'client backend' AND application_name = %s",
+                        [WORKER_APP])
             row = cur.fetchone()
             if row is None or row[0] == 0:
                 return
@@ -117,11 +120,14 @@ def wait_for_orphans() -> None:
             time.sleep(0.02)
 
 
+WORKER_APP = "huimin-crash-worker"
+
+
 def worker_env() -> Worker:
     db = connection.settings_dict
     url = (f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "huimin.settings",
-           "HUIMIN_DATA_KEY": settings.DATA_KEY}
+           "HUIMIN_DATA_KEY": settings.DATA_KEY, "PGAPPNAME": WORKER_APP}
     # `huimin payments …`, started as its module: the same commands, a quicker start-up.
     return Worker(env, [sys.executable, "-m", "huimin.payments.cli"])
 
