@@ -141,3 +141,18 @@ def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["registry", "duplicates", "--input", str(src),
                                    "--output", str(tmp_path / "o.csv"), "--threshold", "0"])
     assert res.exit_code == 2 and "--threshold" in res.output
+
+
+def test_no_disagreement_level_of_the_stored_model_counts_for_a_match() -> None:
+    """A level that says the records differ (different counties, two valid numbers, …) must
+    weigh against a match: trained on a register of one county, 不同县 once had u at the
+    floor and so a Bayes factor of 1000 *for* a match."""
+    from huimin.identity.match.model import stored
+
+    against = {"All other comparisons", "two_valid"}
+    for comp in stored()["splink"]["comparisons"]:
+        for level in comp["comparison_levels"]:
+            if level.get("label_for_charts") in against:
+                factor = level["m_probability"] / level["u_probability"]
+                assert factor < 0.01, (comp["output_column_name"], level["label_for_charts"],
+                                       factor)

@@ -52,3 +52,30 @@ def identity_world(w: Any) -> Any:
     dup = duplicate_of(cadre, w.person)
     w._identity = queued_pair(county, w.person, dup)
     return w._identity
+
+
+def claim_world(w: Any) -> Any:
+    """For the authorization matrix: the world's person claimed in another county too (per a
+    national snapshot), an open duplicate claim. Built once."""
+    cached = getattr(w, "_claim", None)
+    if cached is not None:
+        return cached
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from huimin.accounts.models import User
+    from huimin.identity import runs
+    from huimin.identity.models import DuplicateClaim
+
+    county = User.objects.get(username="county")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "national.parquet"
+        pq.write_table(pa.table({
+            "person_key": pa.array([runs.person_key(w.person.id_hash)], pa.int64()),
+            "hukou_area_code": ["440524101001"]}), path)
+        runs.run_claims(county, path)
+    w._claim = DuplicateClaim.objects.get(person=w.person)
+    return w._claim

@@ -25,7 +25,7 @@ from huimin.programs.models import Program
 from tests.conftest import PASSWORD, VILLAGE_A, Personas, make_family, make_personas
 from tests.web.cases_helpers import PNG, matrix_world
 from tests.web.feeds_helpers import feeds_world
-from tests.web.identity_helpers import identity_world
+from tests.web.identity_helpers import claim_world, identity_world
 from tests.web.payments_helpers import PayWorld, payments_world
 
 pytestmark = pytest.mark.django_db
@@ -371,6 +371,10 @@ VIEWS: dict[str, Spec] = {
                             data=lambda w: {"pair": str(identity_world(w).pk),
                                             f"decision_{identity_world(w).pk}": "different",
                                             "reason": "核对户口簿：双胞胎"}),
+    "identity:decide_claim": Spec(
+        "POST", lambda w: reverse("identity:decide_claim", args=[claim_world(w).pk]),
+        only(302, ["county"]), data=lambda w: {"decision": "field_check",
+                                               "reason": "请村里核对出生证明"}),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}

@@ -137,6 +137,7 @@ ACTION_LABELS = {
     "identity.pair_decided": "裁决疑似重复人员",
     "identity.batch_decided": "批量裁决疑似重复",
     "identity.claim_found": "发现疑似重复申领",
+    "identity.claim_decided": "裁定疑似重复申领",
     "identity.queue_view": "查看疑似重复列表",
     "person.merge": "合并重复人员记录",
 }

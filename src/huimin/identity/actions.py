@@ -209,3 +209,67 @@ def open_duplicate_claim(case: Any) -> bool:
     """Whether the case's subject has a duplicate claim still waiting for a decision: the
     payment of such a case is to be held back (reason: 疑似重复申领)."""
     return DuplicateClaim.objects.filter(person_id=case.subject_id, status__in=PENDING).exists()
+
+
+# ----------------------------------------------------------------------- duplicate claims
+
+#: who decides a duplicate claim: the county (a claim spans counties or programs)
+CLAIM_ROLES = (Role.COUNTY_APPROVER,)
+CLAIM_DECISIONS = {"duplicate": PairStatus.SAME, "not_duplicate": PairStatus.DIFFERENT,
+                   "field_check": PairStatus.FIELD_CHECK}
+#: a claim's statuses in the claim's own words (PairStatus speaks of pairs of records)
+CLAIM_STATUS_LABELS = {PairStatus.OPEN: "待裁定", PairStatus.FIELD_CHECK: "需实地核查",
+                       PairStatus.SAME: "确属重复申领", PairStatus.DIFFERENT: "核实无重复",
+                       PairStatus.CLEARED: "数据已变更，提示撤销"}
+
+
+def hold_for_claim(actor: Any, claim: DuplicateClaim) -> int:
+    """Hold the payment of the claimed person's cases that waits for a batch (a frozen
+    entitlement not yet at a bank): freezing holds it back by itself from now on, this is
+    for what was frozen before the claim was found. Returns how many were held."""
+    from huimin.cases.models import Case
+    from huimin.payments.holds import hold_case
+    from huimin.payments.models import EntitlementStatus, HeldReason
+
+    held = 0
+    why = f"疑似重复申领：{claim.get_kind_display()}（{'、'.join(claim.counties)}）"
+    for case in Case.objects.filter(subject_id=claim.person_id,
+                                    entitlement__status=EntitlementStatus.PAYABLE):
+        held += hold_case(actor, case, held_reason=HeldReason.DUPLICATE, reason=why,
+                          from_date=timezone.localdate())
+    return held
+
+
+@transaction.atomic
+def decide_claim(actor: Any, claim_id: object, decision: str, reason: str) -> DuplicateClaim:
+    """Decide a duplicate claim. 核实无重复 releases the payments it held back; 确属重复申领
+    keeps them held (the case is then stopped through its own action, with its letter);
+    需实地核查 keeps the claim open. Audited with the decision and the reason."""
+    from huimin.cases.models import Case
+    from huimin.payments.holds import release_case
+    from huimin.payments.models import EntitlementStatus, HeldReason
+
+    require_role(actor, CLAIM_ROLES)
+    claim = _get(claims_for(actor).select_for_update(of=("self",)), claim_id)
+    label = f"疑似重复申领 {claim.pk}"
+    if decision not in CLAIM_DECISIONS:
+        raise ActionError(f"{label}：裁决应为 确属重复申领、核实无重复 或 需实地核查")
+    if claim.status not in PENDING:
+        raise Conflict(f"{label}：已裁定（{CLAIM_STATUS_LABELS[PairStatus(claim.status)]}），"
+                       "不能再裁定")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError(f"{label}：请填写理由（核对了哪些材料、与哪个县核实）")
+    claim.status = CLAIM_DECISIONS[decision]
+    claim.decided_by, claim.decided_at, claim.decision_reason = actor, timezone.now(), reason
+    claim.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    released = 0
+    if decision == "not_duplicate":
+        for case in Case.objects.filter(subject_id=claim.person_id,
+                                        entitlement__status=EntitlementStatus.HELD,
+                                        entitlement__held_reason=HeldReason.DUPLICATE):
+            released += release_case(actor, case, reason=f"疑似重复申领核实无重复：{reason}"[:200])
+    record(actor, "identity.claim_decided", claim, person_id=claim.person_id,
+           area_code=claim.person.area.code, claim=claim.pk, decision=decision,
+           reason=reason[:200], released=released)
+    return claim

@@ -13,7 +13,13 @@ from django.db import transaction
 from huimin.accounts.access import persons_for, require_role
 from huimin.accounts.models import Role
 from huimin.audit.events import actor_area_code, record
-from huimin.identity.actions import REVIEW_ROLES, QueueResult, person_print, queue_pairs
+from huimin.identity.actions import (
+    REVIEW_ROLES,
+    QueueResult,
+    hold_for_claim,
+    person_print,
+    queue_pairs,
+)
 from huimin.identity.models import PENDING, DuplicateClaim, PairStatus
 
 
@@ -144,6 +150,7 @@ def run_claims(actor: Any, snapshot: Path) -> ClaimsResult:
             record(actor, "identity.claim_found", dc, person_id=person.pk,
                    area_code=person.area.code, kind=kind, counties=list(counties),
                    snapshot=snapshot.name)
+            hold_for_claim(actor, dc)
             result.new += 1
         record(actor, "identity.scan", actor, area_code=actor_area_code(actor),
                scope="claims", snapshot=snapshot.name, new=result.new)

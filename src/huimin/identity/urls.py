@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("pairs/<int:pk>/", views.pair_detail, name="pair"),
     path("decide/", views.decide, name="decide"),
+    path("claims/<int:pk>/decide/", views.decide_claim, name="decide_claim"),
 ]

@@ -15,7 +15,7 @@ from huimin.audit.events import record_reads
 from huimin.errors import ActionError
 from huimin.identity import actions
 from huimin.identity.match.model import LABELS_ZH, LEVELS
-from huimin.identity.models import PENDING
+from huimin.identity.models import PENDING, PairStatus
 
 FIELDS = [("name", "姓名"), ("id_masked", "身份证号码"), ("sex", "性别"),
           ("birth_date", "出生日期"), ("area", "户籍地"), ("household", "户号")]
@@ -32,9 +32,31 @@ def _level_label(comparison: str, level: str) -> str:
 def queue(request: HttpRequest) -> HttpResponse:
     require_role(request.user, actions.REVIEW_ROLES)
     pairs = list(actions.pairs_for(request.user).filter(status__in=PENDING)[:200])
+    claims = list(actions.claims_for(request.user).filter(status__in=PENDING)
+                  .select_related("person__area")[:200])
     record_reads(request.user, "identity.queue_view",
-                 [p.person_a for p in pairs] + [p.person_b for p in pairs], via="web")
-    return render(request, "identity/queue.html", {"pairs": pairs})
+                 [p.person_a for p in pairs] + [p.person_b for p in pairs]
+                 + [c.person for c in claims], via="web")
+    for c in claims:
+        c.status_label = actions.CLAIM_STATUS_LABELS[PairStatus(c.status)]  # type: ignore[attr-defined]
+    return render(request, "identity/queue.html", {
+        "pairs": pairs, "claims": claims,
+        "may_decide_claims": getattr(request.user, "role", "") in set(actions.CLAIM_ROLES)})
+
+
+@login_required
+@require_POST
+def decide_claim(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, actions.CLAIM_ROLES)
+    try:
+        claim = actions.decide_claim(request.user, pk, request.POST.get("decision", ""),
+                                     request.POST.get("reason", ""))
+    except ActionError as exc:
+        messages.error(request, f"未保存：{exc.message}")
+        return redirect("identity:queue")
+    messages.success(request, f"疑似重复申领 {claim.pk} 已裁定："
+                              f"{actions.CLAIM_STATUS_LABELS[PairStatus(claim.status)]}")
+    return redirect("identity:queue")
 
 
 def _values(p: Any) -> dict[str, str]:

@@ -69,6 +69,12 @@ def _lock_entitlement(case: Case) -> Entitlement | None:
             .select_related("cycle", "cycle__area").filter(case_id=case.pk).first())
 
 
+def _open_claim(case: Case) -> bool:
+    from huimin.identity.actions import open_duplicate_claim
+
+    return open_duplicate_claim(case)
+
+
 def _update_cycle_totals(cycle: PaymentCycle) -> None:
     PaymentCycle.objects.filter(pk=cycle.pk).update(**_cycle_totals(cycle))
 
@@ -160,6 +166,8 @@ def release_case(actor: Any, case: Case, *, reason: str) -> int:
         return 0
     if ent.held_reason == HeldReason.NO_ACCOUNT:
         return 0
+    if ent.held_reason == HeldReason.DUPLICATE and _open_claim(case):
+        raise Conflict(f"案件 {case.number} 的疑似重复申领尚未裁定：请先在「疑似重复」中裁定")
     if PaymentLine.objects.filter(case_id=case.pk, live=True).exists():
         raise Conflict(f"案件 {case.number} 已有未失败的发放明细，不能恢复")
     cycle = ent.cycle

@@ -27,6 +27,7 @@ class HeldReason(models.TextChoices):
     INELIGIBLE = "ineligible", "不再符合条件"
     NO_ACCOUNT = "no_account", "无有效收款账户"
     SUSPENDED = "suspended", "暂停发放，待核实"
+    DUPLICATE = "duplicate", "疑似重复申领，待裁定"
 
 
 class BatchState(models.TextChoices):

@@ -19,7 +19,7 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.blocking_rule_library import CustomRule
 from splink.internals.comparison_library import CustomComparison
 
-MODEL_VERSION = "v1"
+MODEL_VERSION = "v2"
 MODEL_PATH = Path(__file__).resolve().parent / f"model-{MODEL_VERSION}.json"
 
 #: comparison → (level key, Chinese description), in the order of the model's levels,

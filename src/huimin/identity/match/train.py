@@ -1,8 +1,10 @@
 """Train and store a model version: ``python -m huimin.identity.match.train [--persons N]``.
 
-u probabilities come from random pairs of a synthetic register (almost all of them two
-different people); m probabilities from the known duplicates of the damaged test set
-(``damage.build``, seed 1 — the evaluation uses other seeds). The prior is not stored as a
+u probabilities come from random pairs of a synthetic register of several counties (almost
+all of them two different people; a register of one county would never show a pair from two
+counties and so make 不同县 look like evidence *for* a match); m probabilities from the known
+duplicates of the damaged test set (``damage.build_region``, seed 1 — the evaluation uses
+other seeds). The prior is not stored as a
 number: it follows from the register's size and ``expected_duplicate_share`` (see
 ``pairs.prior``).
 """
@@ -48,7 +50,7 @@ def floor(settings: dict[str, Any]) -> None:
 
 
 def train(persons: int, seed: int = 1) -> dict[str, Any]:
-    ts = damage.build(persons, seed=seed)
+    ts = damage.build_region(persons, seed=seed)
     con = duckdb.connect()
     prepare.load_arrow(con, ts.table, "people")
     clusters = {b: a for a, b in ts.truth}
@@ -66,7 +68,7 @@ def train(persons: int, seed: int = 1) -> dict[str, Any]:
     floor(settings)
     return {"version": MODEL_VERSION,
             "trained": {"at": datetime.now(UTC).isoformat(timespec="seconds"),
-                        "on": f"damage.build(persons={persons}, seed={seed})",
+                        "on": f"damage.build_region(persons={persons}, seed={seed})",
                         "makeup": ts.makeup,
                         "u": "estimate_u_using_random_sampling(max_pairs=1e7)",
                         "m": "estimate_m_from_label_column (known duplicates)"},

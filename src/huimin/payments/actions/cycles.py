@@ -34,6 +34,11 @@ from huimin.payments.models import (
 )
 from huimin.programs.models import Program
 
+#: identity's duplicate claims (table and statuses still waiting for a decision, as
+#: ``identity.models.PENDING``); read here by name so payments does not import identity
+T_CLAIM = "identity_duplicateclaim"
+CLAIM_PENDING = "('open', 'field_check')"
+
 FIRST_CLAIM_YEAR = 2000
 # a period: the year, or the year with a quarter, half or month (2026, 2026-Q2, 2026-H1, 2026-06)
 PERIOD_RE = re.compile(r"(\d{4})(?:-(?:Q[1-4]|H[12]|0[1-9]|1[0-2]))?")
@@ -99,6 +104,10 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
         f"CASE WHEN p.death_date IS NOT NULL AND p.death_date <= %s THEN '{HeldReason.DIED}' "
         f"WHEN pa.code NOT LIKE %s THEN '{HeldReason.MOVED}' "
         f"WHEN NOT c.eligible THEN '{HeldReason.INELIGIBLE}' "
+        # a duplicate claim of the subject waits for the county's decision (identity)
+        f"WHEN EXISTS (SELECT 1 FROM {T_CLAIM} dc WHERE dc.person_id = c.subject_id "
+        f"AND dc.status IN {CLAIM_PENDING}) "
+        f"THEN '{HeldReason.DUPLICATE}' "
         f"WHEN ba.id IS NULL OR NOT ba.active OR ba.person_id NOT IN "
         f"(c.subject_id, COALESCE(c.applicant_id, c.subject_id)) "
         f"THEN '{HeldReason.NO_ACCOUNT}' ELSE '' END"

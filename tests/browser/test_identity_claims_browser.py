@@ -1,0 +1,55 @@
+"""The county approver decides a duplicate claim in the browser: the held payment is named on
+the queue, 核实无重复 releases it (at desk width and on a phone)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from huimin.identity import runs
+from huimin.identity.models import DuplicateClaim, PairStatus
+from huimin.payments import actions as pay_actions
+from huimin.payments.models import Entitlement, EntitlementStatus, HeldReason
+from huimin.programs.models import Program
+from tests.browser.conftest import login, shot
+from tests.conftest import make_personas
+from tests.web.payments_helpers import _approved
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_county_clears_a_duplicate_claim_and_the_payment_is_released(
+        page: Any, live_server: Any, tmp_path: Path, width: int) -> None:
+    personas = make_personas()
+    program = Program.objects.get(code="childcare-subsidy")
+    fam = _approved(personas, program, date(2024, 2, 2), "郑")
+    snap = tmp_path / "national.parquet"
+    pq.write_table(pa.table({"person_key": pa.array([runs.person_key(fam.child.id_hash)],
+                                                    pa.int64()),
+                             "hukou_area_code": ["440524101001"]}), snap)
+    runs.run_claims(personas.county, snap)
+    pay_actions.build_cycle(personas.finance, program=program, claim_year=2026)
+    ent = Entitlement.objects.get(case__subject=fam.child)
+    assert ent.held_reason == HeldReason.DUPLICATE
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, live_server.url, "county")
+    page.goto(f"{live_server.url}/identity/#claims")
+    table = page.locator("[data-testid=claims]")
+    assert fam.child.id_masked in table.inner_text()
+    assert "同一人在两个县申领" in table.inner_text()
+    shot(page, f"identity-claims-{width}")
+    row = table.locator("tr", has_text=fam.child.id_masked)
+    row.locator("select[name=decision]").select_option("not_duplicate")
+    row.locator("input[name=reason]").fill("与揭西县核实，系同名不同人")
+    row.locator("[data-testid=decide-claim]").click()
+    page.wait_for_selector("text=已裁定：核实无重复")
+    shot(page, f"identity-claims-decided-{width}")
+    ent.refresh_from_db()
+    assert ent.status == EntitlementStatus.PAYABLE
+    assert DuplicateClaim.objects.get(person=fam.child).status == PairStatus.DIFFERENT
