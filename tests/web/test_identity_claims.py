@@ -153,3 +153,20 @@ def test_the_queue_shows_claims_and_only_the_county_may_decide(
     assert "已裁定：核实无重复" in done.content.decode()
     claim.refresh_from_db()
     assert claim.status == PairStatus.DIFFERENT
+
+
+def test_a_claim_is_cleared_when_the_data_it_was_matched_on_changes(
+        personas: Personas, tmp_path: Path) -> None:
+    from huimin.registry import actions as registry_actions
+
+    fam = _approved(personas, _program(), date(2024, 2, 2), "郑")
+    claim = _claim_elsewhere(personas, fam.child, tmp_path)
+    assert actions.clear_stale(personas.county, [fam.child]) == 0  # nothing changed yet
+    registry_actions.correct_identity(personas.township, fam.child, name="郑大宝", via="test")
+    claim.refresh_from_db()
+    assert claim.status == PairStatus.CLEARED
+    assert AuditEvent.objects.filter(action="identity.claim_cleared", object_id=str(claim.pk))
+    assert not Entitlement.objects.filter(case__subject=fam.child).exists()
+    # no longer open: the next cycle pays
+    pay_actions.build_cycle(personas.finance, program=_program(), claim_year=2026)
+    assert _entitlement(fam.child).status == EntitlementStatus.PAYABLE

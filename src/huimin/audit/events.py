@@ -138,6 +138,7 @@ ACTION_LABELS = {
     "identity.batch_decided": "批量裁决疑似重复",
     "identity.claim_found": "发现疑似重复申领",
     "identity.claim_decided": "裁定疑似重复申领",
+    "identity.claim_cleared": "数据变更，撤销疑似重复申领提示",
     "identity.queue_view": "查看疑似重复列表",
     "person.merge": "合并重复人员记录",
 }

@@ -137,6 +137,18 @@ def clear_stale(actor: Any, persons: Sequence[Any]) -> int:
             record(actor, "identity.pair_cleared", pair, person_id=a.pk,
                    area_code=a.area.code, pair=pair.pk, reason="data_changed")
             n += 1
+        for claim in DuplicateClaim.objects.select_for_update().filter(
+                person__in=pks, status__in=PENDING):
+            p = Person.objects.select_related("area").get(pk=claim.person_id)
+            if hashlib.sha256(person_print(p).encode()).hexdigest() == claim.fingerprint:
+                continue
+            # the snapshot was matched on the old data: the next claims run decides again;
+            # a payment the claim held stays held until released (it may be, now)
+            claim.status = PairStatus.CLEARED
+            claim.save(update_fields=["status"])
+            record(actor, "identity.claim_cleared", claim, person_id=p.pk,
+                   area_code=p.area.code, claim=claim.pk, reason="data_changed")
+            n += 1
     return n
 
 
