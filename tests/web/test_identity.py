@@ -271,3 +271,22 @@ def test_a_new_record_is_scored_against_the_register_when_it_commits(
     registry_actions.correct_identity(personas.township, dup, name="林大宝", via="test")
     pair.refresh_from_db()
     assert pair.status == PairStatus.CLEARED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_imported_record_is_scored_against_the_register_when_the_import_commits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The importer inserts in bulk (no ``post_save``): it schedules the scoring itself."""
+    from huimin.registry.importer import import_registry, rows_to_csv
+    from tests.conftest import make_family, make_personas, new_id
+
+    personas = make_personas()
+    fam = make_family(personas.cadre_a, VILLAGE_A, date(2023, 12, 10))
+    monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "1")
+    child = fam.child
+    row = [f"{VILLAGE_A}-9001", "林晓宝", new_id(child.birth_date, child.sex),
+           child.get_sex_display(), child.birth_date.isoformat(), VILLAGE_A,
+           "农业", "", "", "", "", ""]
+    import_registry(personas.cadre_a, rows_to_csv([row]), "new.csv")
+    pair = CandidatePair.objects.get(person_a=child)
+    assert pair.person_b.name == "林晓宝" and pair.scope == "change"

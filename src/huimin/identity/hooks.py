@@ -29,10 +29,18 @@ def connect() -> None:
 
 
 def _schedule(pk: int) -> None:
+    schedule([pk])
+
+
+def schedule(new_pks: list[int]) -> None:
+    """Score these records after the transaction commits (an import's bulk insert sends no
+    ``post_save``, so the importer calls this itself); nothing while scoring is off."""
+    if not enabled() or not new_pks:
+        return
     pks: set[int] | None = getattr(_pending, "pks", None)
     if pks is None:
         pks = _pending.pks = set()
-    pks.add(pk)
+    pks.update(new_pks)
     transaction.on_commit(flush)
 
 

@@ -372,4 +372,7 @@ def _write(actor: Any, rows: list[_Row], known_parents: dict[str, int],
     summary = {"persons": len(persons), "households": new_households, "links": len(links),
                "accounts": len(accounts)}
     record(actor, "registry.import", persons[0], area_code="", file=filename, **summary)
+    from huimin.identity import hooks
+
+    hooks.schedule([p.pk for p in persons])  # new records against the register, on commit
     return summary
