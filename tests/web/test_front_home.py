@@ -57,6 +57,10 @@ def rows(client: Client, url: str) -> int | None:
         return len(set(re.findall(r'href="/registry/changes/(\d+)/"', html)))
     if path == reverse("front:area_payments"):
         return html.count("data-line=")
+    if url == reverse("identity:queue"):
+        return html.count('data-testid="pair-link"')
+    if url == reverse("identity:queue") + "#claims":
+        return html.count("data-claim=")
     if url == reverse("home") + "#worklist":
         start = html.find('data-testid="worklist"')
         return 0 if start < 0 else html[start:html.find("</table>", start)].count("<tr>") - 1
@@ -92,7 +96,8 @@ EXPECTED = {
     "township": {"cases.review.childcare-subsidy.submitted": 1,
                  "cases.review.rural-reward.village_approved": 2, "changes.pending": 1,
                  "payments.area_failed": 1},
-    "county": {"payments.to_release": 1, "payments.recoveries": 1, "changes.pending": 1},
+    "county": {"payments.to_release": 1, "payments.recoveries": 1, "changes.pending": 1,
+               "identity.claims": 0},
     "finance": {"cases.approved": 0, "cases.failed": 1, "payments.to_batch": 0,
                 "payments.to_export": 0, "payments.to_return": 1, "payments.to_correct": 1,
                 "payments.held": 0, "payments.recoveries": 1},

@@ -134,6 +134,13 @@ def test_the_queue_shows_claims_and_only_the_county_may_decide(
     fam = _approved(personas, _program(), date(2024, 2, 2), "郑")
     claim = _claim_elsewhere(personas, fam.child, tmp_path)
     county = _client(personas.county)
+    from huimin.front.tiles import collect
+
+    tiles = {t.key: t for t in collect(personas.county)}
+    assert tiles["identity.claims"].count == 1 and tiles["identity.claims"].url.endswith("#claims")
+    assert "identity.claims" not in {t.key for t in collect(personas.township)}
+    assert collect(personas.finance) == [t for t in collect(personas.finance)
+                                         if not t.key.startswith("identity.")]
     html = county.get(reverse("identity:queue")).content.decode()
     assert fam.child.id_masked in html and "同一人在两个县申领" in html
     assert reverse("identity:decide_claim", args=[claim.pk]) in html

@@ -13,7 +13,7 @@ from typing import Any
 
 #: the domains asked, in the order their tiles appear
 DOMAINS = ("huimin.cases.work", "huimin.registry.work", "huimin.verification.work",
-           "huimin.payments.work")
+           "huimin.payments.work", "huimin.identity.work")
 
 
 @dataclass(frozen=True)
