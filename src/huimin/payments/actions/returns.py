@@ -251,21 +251,23 @@ def _apply_changes(actor: Any, batch: PaymentBatch, ret: BankReturn, changes: An
     sql.temp_table("pay_return", "line_id bigint, result varchar(10), reason varchar(200)",
                    changes)
     in_payment = sql.quote(_from_states(Transition.MARK_PAID))
-    # statistics that know the cases are in payment now (the batch may have been built
-    # minutes ago): else the planner expects none and probes the cases one by one
-    sql.analyze(T_CASE, n)
     moved = 0
     by_state: dict[str, list[str]] = {}
     for res, t in RESULT_TRANSITION.items():
         by_state.setdefault(_to_state(t), []).append(res)
-    for state, results in sorted(by_state.items()):
-        # a semi-join: the cases are updated in the table's order, page after page
-        moved += sql.execute(
-            f"""UPDATE {T_CASE} SET state = '{state}', version = version + 1, updated_at = %s
-                WHERE id IN (SELECT l.case_id FROM pay_return r
-                             JOIN {T_LINE} l ON l.id = r.line_id
-                             WHERE r.result IN {sql.quote(results)})
-                  AND state IN {in_payment}""", [sql.ts(now)])
+    # A semi-join, the cases updated in the table's order, page after page; hashed, never
+    # probed once per line: the statistics of the case table may still say no case is in
+    # payment (the batch may have been built minutes ago), and an ANALYZE of the wide case
+    # table first costs more than the statement itself at county scale.
+    with sql.no_rescans():
+        for state, results in sorted(by_state.items()):
+            moved += sql.execute(
+                f"""UPDATE {T_CASE} SET state = '{state}', version = version + 1,
+                        updated_at = %s
+                    WHERE id IN (SELECT l.case_id FROM pay_return r
+                                 JOIN {T_LINE} l ON l.id = r.line_id
+                                 WHERE r.result IN {sql.quote(results)})
+                      AND state IN {in_payment}""", [sql.ts(now)])
     if moved != n:
         raise Conflict("有案件在导入回盘时状态不符（不在发放中），整个文件未导入")
     live = sql.quote([LineStatus.PENDING, LineStatus.PAID])
