@@ -101,10 +101,11 @@ def build_register(persons: int, *, cases: int, seed: int = DEMO_SEED,
         _write(Household, ["id", "number", "area", "address", "hukou_type", "created_at"],
                hh_rows)
         pk = {p.key: first_person + i for i, p in enumerate(people)}
-        _write(Person, ["id", "household", "name", "id_hash", "id_sealed", "id_masked", "sex",
-                        "birth_date", "area", "hukou_type", "death_date", "death_source",
-                        "death_certificate", "moved_to_code", "created_at"],
-               ((pk[p.key], households[p.household], p.name, *seal_id(p.id_number).values(),
+        _write(Person, ["id", "household", "name", "id_hash", "id_sealed", "id_masked",
+                        "id_last4_hash", "sex", "birth_date", "area", "hukou_type", "death_date",
+                        "death_source", "death_certificate", "moved_to_code", "created_at"],
+               ((pk[p.key], households[p.household], p.name,
+                 *seal_id(p.id_number, p.village).values(),
                  p.sex, p.birth_date, areas[p.village], p.hukou_type, p.death_date, "", "", "",
                  now) for p in people))
         first_link = _next_id(ParentChild)

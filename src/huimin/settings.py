@@ -101,7 +101,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'huimin.sqlite3'}"),
-        conn_max_age=0,
+        # connections are kept between requests (seconds; 0 closes each at the request's end)
+        # and checked before reuse; see docs/performance.md for workers and pool sizing
+        conn_max_age=int(env("HUIMIN_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

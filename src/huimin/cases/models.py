@@ -58,7 +58,10 @@ class Case(models.Model):
         # No index reads ``state``: moving a million cases into payment (or paid) then rewrites
         # each row in place on its page (heap-only tuples) instead of touching every index;
         # the table keeps room on each page for that (fillfactor, migration 0004).
-        indexes = [models.Index(fields=["program", "claim_year"], name="case_program_year")]
+        # The case list and /api/cases filter by area and sort by acceptance time: one index
+        # serves both (a township's list walks its own area's entries, newest first).
+        indexes = [models.Index(fields=["program", "claim_year"], name="case_program_year"),
+                   models.Index(fields=["area", "created_at", "id"], name="case_area_created")]
 
     def __str__(self) -> str:
         return f"案件 {self.pk}"
