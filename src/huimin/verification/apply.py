@@ -227,7 +227,8 @@ def _apply_case(actor: Any, e: Effect) -> dict[str, Any]:
         if paid and paid > case.amount_fen:
             out["recovery"] = _recover(actor, case, paid - case.amount_fen, e)
     elif e.kind in (EffectKind.SUSPEND, EffectKind.REVERIFY):
-        out["held"] = _hold(actor, case, HeldReason.INELIGIBLE, reason, e.from_date)
+        # held as suspended, so that resuming the case releases the payments with it
+        out["held"] = _hold(actor, case, HeldReason.SUSPENDED, reason, e.from_date)
         case_actions.suspend_case(actor, case, from_date=e.from_date, reason=reason[:200])
     elif e.kind == EffectKind.MOVE:
         case.refresh_from_db()

@@ -196,6 +196,34 @@ def _related(person: Person) -> set[int]:
     return ids
 
 
+def _out_of_county(person: Person, change: Change) -> bool:
+    to_code = change.moves.get(person.pk)
+    return to_code is not None and not to_code.startswith(person.area.code[:6])
+
+
+def effect_kind(ent: entitlement.Entitlement | None, *, own: bool, event_kind: str,
+                out_of_county: bool) -> str:
+    """What a changed result asks for. The rules engine decides where it can: an amount
+    that changes is recalculated, a death or a disability grade that ends the entitlement
+    stops the case. Where the outcome is not yet certain, payments wait instead:
+
+    - no rules apply to the case any more (the area has none): suspended (暂停发放) until
+      the county settles it;
+    - another member of the family (a parent, a child) moved out of the county and the
+      engine finds the case no longer eligible: suspended until the receiving county
+      confirms where the family lives (the others often follow);
+    - another member moved within the county and the engine finds the case no longer
+      eligible: re-verification (重新核实资格) by the village of where the family lives.
+    """
+    if ent is None:
+        return EffectKind.SUSPEND
+    if ent.eligible and not (own and event_kind == Kind.DEATH):
+        return EffectKind.RECALCULATE
+    if event_kind == Kind.MOVE and not own:
+        return EffectKind.SUSPEND if out_of_county else EffectKind.REVERIFY
+    return EffectKind.STOP
+
+
 def _reevaluate(person: Person, change: Change, *, signature: str, event_kind: str,
                 row: FeedRow | None, origin: str, on: date, why: str,
                 params: dict[str, Any], since_year: int, own_move: bool = True) -> int:
@@ -216,10 +244,8 @@ def _reevaluate(person: Person, change: Change, *, signature: str, event_kind: s
             case.eligible, case.months, case.amount_fen)
         if not changed:
             continue
-        if ent is None or not ent.eligible or (own and event_kind == Kind.DEATH):
-            kind = EffectKind.STOP
-        else:
-            kind = EffectKind.RECALCULATE
+        kind = effect_kind(ent, own=own, event_kind=event_kind,
+                           out_of_county=_out_of_county(person, change))
         made += _case_effect(case, kind, ent, signature=signature, event_kind=event_kind,
                              person=person, row=row, origin=origin, from_date=start, why=why,
                              params=params)
