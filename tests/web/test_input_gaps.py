@@ -160,7 +160,8 @@ def test_a_new_household_from_the_form_never_joins_an_existing_one(personas: Per
     resp = c.post(reverse("registry:person_new"), {
         "name": "蔡思琪", "id_number": new_id(date(1991, 1, 2), "F"), "sex": "女",
         "birth_date": "1991-01-02", "area_code": VILLAGE_A, "hukou_type": "农业",
-        "household": "", "death_date": "", "father_id": "", "mother_id": "", "bank_name": "",
+        "household": "", "new_household": "1",
+        "death_date": "", "father_id": "", "mother_id": "", "bank_name": "",
         "account": ""})
     assert resp.status_code == 302
     person = Person.objects.get(name="蔡思琪")
