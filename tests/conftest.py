@@ -321,13 +321,16 @@ def _no_duplicate_scoring_on_each_change(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "0")
 
 
-@pytest.fixture(autouse=True)
-def _approvals_without_scans(settings: Any, request: pytest.FixtureRequest) -> None:
-    """Most tests approve cases without uploading the scans of the program's checklist: the
-    required-documents check (``CASE_REQUIRED_DOCUMENTS``, on in production) is off unless a
-    test asks for it with ``required_documents``."""
-    if "required_documents" not in request.fixturenames:
-        settings.CASE_REQUIRED_DOCUMENTS = False
+@pytest.fixture(autouse=True, scope="session")
+def _approvals_without_scans() -> Iterator[None]:
+    """Most tests approve cases without uploading the scans of the program's checklist (some
+    in worlds built once per module): the required-documents check (``CASE_REQUIRED_DOCUMENTS``,
+    on in production) is off for the session unless a test asks for it with
+    ``required_documents``."""
+    from django.test import override_settings
+
+    with override_settings(CASE_REQUIRED_DOCUMENTS=False):
+        yield
 
 
 @pytest.fixture
