@@ -319,3 +319,21 @@ def _no_duplicate_scoring_on_each_change(monkeypatch: pytest.MonkeyPatch) -> Non
     a Splink run; tests that commit many records one by one would pay it each time. The
     tests of the hook turn it back on (``HUIMIN_DUPLICATES_ON_CHANGE=1``)."""
     monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "0")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _approvals_without_scans() -> Iterator[None]:
+    """Most tests approve cases without uploading the scans of the program's checklist (some
+    in worlds built once per module): the required-documents check (``CASE_REQUIRED_DOCUMENTS``,
+    on in production) is off for the session unless a test asks for it with
+    ``required_documents``."""
+    from django.test import override_settings
+
+    with override_settings(CASE_REQUIRED_DOCUMENTS=False):
+        yield
+
+
+@pytest.fixture
+def required_documents(settings: Any) -> None:
+    """Approvals check the required documents (必交材料), as in production."""
+    settings.CASE_REQUIRED_DOCUMENTS = True

@@ -230,3 +230,7 @@ FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # A refused form (expired page, other origin) gets the Chinese 403 page (huimin.front).
 CSRF_FAILURE_VIEW = "huimin.front.errors.csrf_failure"
+# An approval at any review level checks the program's required documents (必交材料); a
+# reviewer who approves without one writes the reason, which is recorded and shown to the
+# levels after. Off only for a deployment whose scans are still kept on paper.
+CASE_REQUIRED_DOCUMENTS = env_bool("HUIMIN_CASE_REQUIRED_DOCUMENTS", True)

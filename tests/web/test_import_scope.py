@@ -105,7 +105,8 @@ def test_create_person_answers_the_same_way(personas: Personas, family_b: Family
 
 def form_post(client: Client, **over: str) -> str:
     values = {"name": "郑小雨", "id_number": girl(), "sex": "女", "birth_date": "2024-08-08",
-              "area_code": VILLAGE_A, "hukou_type": "农业", "household": "", "death_date": "",
+              "area_code": VILLAGE_A, "hukou_type": "农业", "household": "", "new_household": "1",
+              "death_date": "",
               "father_id": "", "mother_id": "", "bank_name": "", "account": ""}
     values.update(over)
     resp = client.post(reverse("registry:person_new"), values)
@@ -118,7 +119,7 @@ def test_the_single_person_form_is_scoped_too(personas: Personas, family_b: Fami
     assert c.login(username="cadre_a", password=PASSWORD)
     theirs = family_b.child.household
     assert theirs is not None
-    assert "未找到本辖区的此户" in form_post(c, household=theirs.number)
+    assert "未找到本辖区的此户" in form_post(c, household=theirs.number, new_household="0")
     page = form_post(c, mother_id=family_b.mother.id_number)
     assert "未在本文件或本辖区登记" in page and family_b.mother.name not in page
     b = family_b.child

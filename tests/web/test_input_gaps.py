@@ -21,6 +21,7 @@ from huimin.programs.models import Program
 from huimin.registry import actions, importer
 from huimin.registry.models import Area, BankAccount, Household, Person
 from tests.conftest import PASSWORD, VILLAGE_A, Personas, new_id
+from tests.web.payments_helpers import _approved
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
@@ -120,6 +121,7 @@ def test_a_cycle_outside_a_sane_range_is_refused(personas: Personas, kwargs: dic
 
 @pytest.mark.parametrize("period", ["2026", "2026-Q2", "2026-H1", "2026-06", "2027"])
 def test_sane_periods_are_accepted(personas: Personas, period: str) -> None:
+    _approved(personas, program(), date(2025, 2, 2), "林")  # a cycle is never empty
     cycle = pay.build_cycle(personas.finance, program=program(), claim_year=2026, period=period,
                             cut_off=date(2026, 6, 30))
     assert cycle.period == period
@@ -160,7 +162,8 @@ def test_a_new_household_from_the_form_never_joins_an_existing_one(personas: Per
     resp = c.post(reverse("registry:person_new"), {
         "name": "蔡思琪", "id_number": new_id(date(1991, 1, 2), "F"), "sex": "女",
         "birth_date": "1991-01-02", "area_code": VILLAGE_A, "hukou_type": "农业",
-        "household": "", "death_date": "", "father_id": "", "mother_id": "", "bank_name": "",
+        "household": "", "new_household": "1",
+        "death_date": "", "father_id": "", "mother_id": "", "bank_name": "",
         "account": ""})
     assert resp.status_code == 302
     person = Person.objects.get(name="蔡思琪")

@@ -19,7 +19,8 @@ CHILD = make("445224", date(2025, 3, 4), 35)
 
 def form(**over: str) -> dict[str, str]:
     values = {"name": "蔡思琪", "id_number": MOTHER, "sex": "女", "birth_date": "1991-01-02",
-              "area_code": VILLAGE_A, "hukou_type": "农业", "household": "", "death_date": "",
+              "area_code": VILLAGE_A, "hukou_type": "农业", "household": "", "new_household": "1",
+              "death_date": "",
               "father_id": "", "mother_id": "", "bank_name": "", "account": ""}
     values.update(over)
     return values
@@ -36,7 +37,7 @@ def test_register_mother_then_child_with_account(personas: Personas) -> None:
     assert BankAccount.objects.get(person=mother).account_number == "6230000011112222"
     r = c.post(reverse("registry:person_new"), form(
         name="林乐乐", id_number=CHILD, sex="男", birth_date="2025-03-04",
-        household=mother.household.number, mother_id=MOTHER))
+        household=mother.household.number, new_household="0", mother_id=MOTHER))
     assert r.status_code == 302
     child = Person.objects.get(name="林乐乐")
     assert child.household == mother.household

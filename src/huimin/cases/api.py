@@ -136,6 +136,7 @@ def get_case(request: HttpRequest, case_id: int) -> CaseOut:
 class ReviewIn(Schema):
     approve: bool
     comment: Comment = ""
+    override_reason: Comment = ""  # why the approval goes on with a required document missing
     reason_codes: list[ReasonCode] = Field([], max_length=len(REJECT_REASONS))
     version: Version | None = None
 
@@ -145,7 +146,8 @@ def township_review(request: HttpRequest, case_id: Id, payload: ReviewIn) -> Cas
     case = get_case_for_user(request.user, case_id, write=True, roles=[Role.TOWNSHIP_REVIEWER])
     return _case(case_actions.township_review(
         request.user, case, approve=payload.approve, comment=payload.comment,
-        reason_codes=payload.reason_codes, expected_version=payload.version))
+        reason_codes=payload.reason_codes, expected_version=payload.version,
+        override_reason=payload.override_reason))
 
 
 @router.post("/cases/{case_id}/county-confirm", response=CaseOut)
@@ -153,13 +155,15 @@ def county_confirm(request: HttpRequest, case_id: Id, payload: ReviewIn) -> Case
     case = get_case_for_user(request.user, case_id, write=True, roles=[Role.COUNTY_APPROVER])
     return _case(case_actions.county_confirm(
         request.user, case, approve=payload.approve, comment=payload.comment,
-        reason_codes=payload.reason_codes, expected_version=payload.version))
+        reason_codes=payload.reason_codes, expected_version=payload.version,
+        override_reason=payload.override_reason))
 
 
 class DecisionIn(Schema):
     action: Literal["approve", "reject", "return"]
     reason_codes: list[ReasonCode] = Field([], max_length=len(REJECT_REASONS))
     comment: Comment = ""
+    override_reason: Comment = ""  # why the approval goes on with a required document missing
     version: Version | None = None
 
 
@@ -169,7 +173,8 @@ def decide(request: HttpRequest, case_id: Id, payload: DecisionIn) -> CaseOut:
     case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
     return _case(case_actions.decide(request.user, case, payload.action,
                                      reason_codes=payload.reason_codes, comment=payload.comment,
-                                     expected_version=payload.version))
+                                     expected_version=payload.version,
+                                     override_reason=payload.override_reason))
 
 
 class CommentIn(Schema):

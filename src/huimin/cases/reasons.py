@@ -13,5 +13,11 @@ REJECT_REASONS: dict[str, str] = {
 }
 
 
+#: codes a decision carries that are not reasons to refuse
+DECISION_NOTES: dict[str, str] = {
+    "documents_override": "缺少必交材料，审核人写明理由后继续审核",
+}
+
+
 def reason_labels(codes: list[str]) -> list[str]:
-    return [REJECT_REASONS.get(c, c) for c in codes]
+    return [REJECT_REASONS.get(c) or DECISION_NOTES.get(c, c) for c in codes]

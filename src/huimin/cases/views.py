@@ -42,8 +42,12 @@ logger = logging.getLogger(__name__)
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
     lst = listing.run(case_lists.CASES, request.user, cases_for(request.user), request.GET)
+    shown = [c.pk for c in lst.rows]
+    no_account = set(Case.objects.filter(pk__in=shown, bank_account=None)
+                     .values_list("pk", flat=True)) if shown else set()
     return render(request, "cases/list.html", {
         "lst": lst, "page": lst.rows, "export_url": reverse("cases:export"),
+        "no_account": no_account,
         "can_unmask": listing.may_unmask(case_lists.CASES, request.user),
     }, status=400 if lst.errors else 200)
 
@@ -141,6 +145,9 @@ def case_new(request: HttpRequest) -> HttpResponse:
                                   "可打印决定书告知申请人")
     else:
         messages.success(request, f"已受理，案件号 {case.number}，{case.state_label}")
+        if case.bank_account_id is None:
+            messages.warning(request, f"收款账户：{payee.name} 尚未登记收款银行账户，"
+                                      "县级审批前须在人员档案中登记")
     return redirect("cases:detail", case.pk)
 
 
@@ -158,6 +165,11 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     doc_types = list(DocumentType.objects.filter(program=case.program))
     documents = list(case.documents.select_related("doc_type", "uploaded_by"))
     have = {d.doc_type_id for d in documents}
+    missing = actions.missing_documents(case) if actions.documents_required() else []
+    overrides = [d for d in case.decisions.select_related("actor")
+                 if actions.DOCUMENTS_OVERRIDE in d.reason_codes]
+    later_account = (actions.registered_account(case) if case.bank_account_id is None
+                     else None)
     entries = list(case.notice_entries.select_related("notice__area").order_by("notice__start_on"))
     today_posting = [e for e in entries if e.withdrawn_at is None
                      and e.notice.start_on <= today <= e.notice.end_on]
@@ -186,6 +198,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                                      "resolved_by"),
         "lines": case.payment_lines.select_related("batch").order_by("id"),
         "has_letter": case.state in LETTER_STATES,
+        "missing_documents": missing,
+        "overrides": overrides,
+        "later_account": later_account,
     })
 
 
@@ -216,7 +231,8 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
                                    expected_version=version)
         else:
             actions.decide(request.user, case, transition, reason_codes=reasons,
-                           comment=comment, expected_version=version)
+                           comment=comment, expected_version=version,
+                           override_reason=request.POST.get("override_reason", ""))
     except ActionError as exc:
         if exc.status == 403:
             return _denied(request, case, exc)

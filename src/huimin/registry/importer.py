@@ -212,7 +212,8 @@ def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
 
 
 def import_registry(actor: Any, data: bytes, filename: str, *,
-                    allow_new_household: bool = False) -> dict[str, int]:
+                    allow_new_household: bool = False,
+                    known_households_only: bool = False) -> dict[str, int]:
     """Import persons (with households, parent links and accounts); all or nothing.
 
     Every look-up is scoped to the actor's areas: a household number joins a household of
@@ -221,6 +222,8 @@ def import_registry(actor: Any, data: bytes, filename: str, *,
     an ID number registered outside them is refused without saying where or who, and the
     attempt is audited. ``allow_new_household`` (the single-person form): a row with no
     household number starts a new household, numbered inside the write's transaction.
+    ``known_households_only`` (the form without 新户 chosen): a household number must be of
+    a household already registered.
     """
     if getattr(actor, "role", None) not in WRITE_ROLES:
         raise Forbidden("您的角色不能导入登记数据")
@@ -275,7 +278,7 @@ def import_registry(actor: Any, data: bytes, filename: str, *,
                 errors.append(RowError(r.n, column, f"{pid} {NOT_HERE}"))
             if pid and pid == r.id_number:
                 errors.append(RowError(r.n, column, "不能是本人"))
-    errors.extend(_check_households(actor, checked))
+    errors.extend(_check_households(actor, checked, known_households_only))
     if errors:
         errors.sort(key=lambda e: e.row)
         count = f"至少 {len(errors)}" if too_many(errors) else str(len(errors))
@@ -283,7 +286,8 @@ def import_registry(actor: Any, data: bytes, filename: str, *,
     return _write(actor, checked, known_parents, filename)
 
 
-def _check_households(actor: Any, rows: list[_Row]) -> list[RowError]:
+def _check_households(actor: Any, rows: list[_Row], known_only: bool = False
+                      ) -> list[RowError]:
     """A household number of the actor's areas must be of the row's village; a new one must
     begin with the village's code. A number outside the actor's areas is never joined and is
     answered like one that does not exist (it does not begin with the row's village code);
@@ -300,6 +304,9 @@ def _check_households(actor: Any, rows: list[_Row]) -> list[RowError]:
             if h.area_id != r.area.pk:
                 errors.append(RowError(r.n, "户号", f"{r.household} 是{h.area.name}的户，"
                                                      f"与户籍地{r.area.name}不符"))
+        elif known_only:
+            errors.append(RowError(r.n, "户号", f"未找到本辖区的此户（{r.household}）；"
+                                                 "如为新户，请选择「新户」，户号由系统编号"))
         elif not r.household.startswith(f"{r.area.code}-"):
             errors.append(RowError(r.n, "户号", "未找到本辖区的此户；新户的户号须以户籍地区划"
                                                  f"代码开头，如 {r.area.code}-0001"))

@@ -188,6 +188,16 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
+def household_choice_problem(number: str, new_household: bool) -> str:
+    """The form joins a registered household (its number given) or starts one (新户 chosen,
+    number left to the system); anything else is refused with the reason."""
+    if new_household and number:
+        return "户号：选择「新户」时户号由系统编号，请清空户号，或改选「加入已登记的户」"
+    if not new_household and not number:
+        return "户号：请填写已登记的户号，或选择「新户」"
+    return ""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def person_new(request: HttpRequest) -> HttpResponse:
@@ -198,9 +208,15 @@ def person_new(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"villages": villages, "values": request.POST}
     if request.method == "POST":
         row = [request.POST.get(key, "").strip() for key in PERSON_FORM_FIELDS]
-        try:  # a blank household number: a new household, numbered inside the write
+        new_household = request.POST.get("new_household") == "1"
+        problem = household_choice_problem(row[0], new_household)
+        if problem:
+            context["errors"] = [problem]
+            return render(request, "registry/person_new.html", context, status=400)
+        try:  # 新户: a new household, numbered inside the write
             summary = importer.import_registry(request.user, importer.rows_to_csv([row]),
-                                               "登记表单.csv", allow_new_household=True)
+                                               "登记表单.csv", allow_new_household=new_household,
+                                               known_households_only=True)
         except FileRejected as exc:
             context["errors"] = [f"{e.column}：{e.reason}" for e in exc.errors] or [exc.message]
             return render(request, "registry/person_new.html", context, status=400)

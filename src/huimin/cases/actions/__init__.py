@@ -259,9 +259,52 @@ def ready_problem(case: Case, today: date) -> str:
     return ""
 
 
+#: the decision's reason code when a reviewer approves with required documents missing
+DOCUMENTS_OVERRIDE = "documents_override"
+
+
+def documents_required() -> bool:
+    """Whether approvals check the programs' required documents (``CASE_REQUIRED_DOCUMENTS``,
+    on unless a deployment turns it off, e.g. while scans are still kept on paper)."""
+    return bool(getattr(settings, "CASE_REQUIRED_DOCUMENTS", True))
+
+
+def missing_documents(case: Case) -> list[DocumentType]:
+    """The required (必交) documents of the case's program that the case does not carry."""
+    have = set(case.documents.values_list("doc_type_id", flat=True))
+    return [t for t in DocumentType.objects.filter(program_id=case.program_id, required=True)
+            if t.pk not in have]
+
+
+def registered_account(case: Case) -> BankAccount | None:
+    """For a case taken in without an account: the active account registered since for its
+    applicant (first) or its subject, which its approval then pays into."""
+    applicant: int = case.applicant_id or case.subject_id
+    accounts = {a.person_id: a for a in BankAccount.objects.filter(
+        person_id__in=[applicant, case.subject_id], active=True).order_by("id")}  # newest wins
+    return accounts.get(applicant) or accounts.get(case.subject_id)
+
+
+def _check_documents(case: Case, override_reason: str) -> dict[str, Any]:
+    """Refuse an approval with a required document missing, unless the reviewer says why;
+    the override is returned for the decision and the audit event."""
+    if not documents_required():
+        return {}
+    missing = missing_documents(case)
+    if not missing:
+        return {}
+    names = "、".join(t.name for t in missing)
+    if not override_reason.strip():
+        raise ActionError(f"必交材料：缺少{names}，不能审核通过。请先上传材料，"
+                          "或在「缺少必交材料时继续审核的理由」中写明理由")
+    return {"documents_missing": [t.code for t in missing],
+            "documents_override": override_reason.strip()[:500], "names": names}
+
+
 def _review(
     actor: Any, case: Case, transition: str, *, expected_version: int | None,
     reason_codes: list[str] | None = None, comment: str = "", level: str | None = None,
+    override_reason: str = "",
 ) -> Case:
     locked = _lock(case.pk, expected_version)
     label = Transition(transition).label
@@ -292,6 +335,17 @@ def _review(
     target = review_target(locked.review_chain, locked.state, locked.level, transition)
     if target is None:
         raise Conflict(f"案件当前状态为「{locked.state_label}」，不能执行「{label}」")
+    override: dict[str, Any] = {}
+    attached: BankAccount | None = None
+    if transition == Transition.APPROVE:
+        override = _check_documents(locked, override_reason)
+        if target == State.APPROVED and locked.bank_account_id is None:
+            attached = registered_account(locked)
+            if attached is None:
+                payee = locked.applicant or locked.subject
+                raise ActionError(f"收款账户：{payee.name} 尚未登记收款银行账户，不能审批通过。"
+                                  "请先在人员档案中登记账户，再审批")
+            locked.bank_account = attached
     old, at_level = locked.state, locked.level
     i = level_index(locked.review_chain, at_level)
     locked.state = target
@@ -312,27 +366,40 @@ def _review(
         else:
             locked.awaiting_role = ""
             locked.ready_on = None
-    _bump(locked, "state", "level", "awaiting_role", "pending_posting", "ready_on", "due_on")
+    _bump(locked, "state", "level", "awaiting_role", "pending_posting", "ready_on", "due_on",
+          *(["bank_account"] if attached is not None else []))
     outcome = {Transition.APPROVE: Outcome.APPROVED, Transition.REJECT: Outcome.REJECTED,
                Transition.RETURN: Outcome.RETURNED}[Transition(transition)]
+    extra: dict[str, Any] = {}
+    if override:
+        codes = [*codes, DOCUMENTS_OVERRIDE]
+        note = (f"缺少必交材料（{override['names']}），继续审核的理由："
+                f"{override['documents_override']}")
+        comment = f"{comment.strip()}；{note}" if comment.strip() else note
+        extra = {k: override[k] for k in ("documents_missing", "documents_override")}
+    if attached is not None:
+        extra["bank_account"] = attached.pk
     _decide_row(actor, locked, at_level, outcome, old, codes, comment)
     action = {Transition.APPROVE: APPROVE_ACTIONS.get(at_level, "case.approve"),
               Transition.REJECT: "case.reject",
               Transition.RETURN: "case.return"}[Transition(transition)]
     record(actor, action, locked, person_id=locked.subject_id, case_id=locked.pk,
            area_code=locked.area.code, old=old, new=locked.state, level=at_level,
-           reason_codes=codes, comment=comment)
+           reason_codes=codes, comment=comment, **extra)
     return locked
 
 
 @transaction.atomic
 def decide(
     actor: Any, case: Case, transition: str, *, reason_codes: list[str] | None = None,
-    comment: str = "", expected_version: int | None = None,
+    comment: str = "", expected_version: int | None = None, override_reason: str = "",
 ) -> Case:
     """Approve, reject (reason codes + comment) or return for correction at the case's level.
 
     The 育儿补贴 step names (``township_approve`` …) are accepted and bound to their level.
+    An approval with a required document missing needs ``override_reason`` (recorded on the
+    decision and the audit event, shown to the levels after); the final approval needs a
+    payee account.
     """
     level = None
     if transition in LEVEL_ALIASES:
@@ -340,27 +407,30 @@ def decide(
     if transition not in (Transition.APPROVE, Transition.REJECT, Transition.RETURN):
         raise ActionError("未知的审核操作")
     return _review(actor, case, transition, expected_version=expected_version,
-                   reason_codes=reason_codes, comment=comment, level=level)
+                   reason_codes=reason_codes, comment=comment, level=level,
+                   override_reason=override_reason)
 
 
 def township_review(
     actor: Any, case: Case, *, approve: bool, reason_codes: list[str] | None = None,
-    comment: str = "", expected_version: int | None = None,
+    comment: str = "", expected_version: int | None = None, override_reason: str = "",
 ) -> Case:
     return decide(actor, case,
                   Transition.TOWNSHIP_APPROVE if approve else Transition.TOWNSHIP_REJECT,
                   reason_codes=reason_codes or ([] if approve else ["other"]),
-                  comment=comment, expected_version=expected_version)
+                  comment=comment, expected_version=expected_version,
+                  override_reason=override_reason)
 
 
 def county_confirm(
     actor: Any, case: Case, *, approve: bool, reason_codes: list[str] | None = None,
-    comment: str = "", expected_version: int | None = None,
+    comment: str = "", expected_version: int | None = None, override_reason: str = "",
 ) -> Case:
     return decide(actor, case,
                   Transition.COUNTY_APPROVE if approve else Transition.COUNTY_REJECT,
                   reason_codes=reason_codes or ([] if approve else ["other"]),
-                  comment=comment, expected_version=expected_version)
+                  comment=comment, expected_version=expected_version,
+                  override_reason=override_reason)
 
 
 def _reopen(actor: Any, locked: Case, transition: str, index: int, outcome: str, action: str,

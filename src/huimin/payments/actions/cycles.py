@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from huimin.accounts.models import Role
 from huimin.audit.events import record
+from huimin.cases.models import Case
 from huimin.cases.states import State
 from huimin.errors import ActionError, Conflict, Forbidden
 from huimin.payments import ledger, sql
@@ -68,6 +69,27 @@ def check_cycle(claim_year: int, period: str, cut_off: date | None,
     return period, cut_off
 
 
+def check_cycle_form(program: Program, area: Any, claim_year: int, period: str,
+                     given_cut_off: date | None, cut_off: date) -> date:
+    """The cut-off a build honours, or ActionError: building an existing cycle again keeps
+    its cut-off (a different one is refused), and a new cycle needs at least one approved
+    case of the area not yet frozen — an empty cycle is never created."""
+    existing = PaymentCycle.objects.filter(program=program, area=area, period=period).first()
+    if existing is not None:
+        if given_cut_off is not None and given_cut_off != existing.cut_off:
+            raise ActionError(f"截止日：发放周期 {existing.number} 的截止日为 "
+                              f"{existing.cut_off.isoformat()}，补充冻结须使用同一截止日"
+                              "（可留空）；另定截止日请另建发放期")
+        return existing.cut_off
+    waiting = Case.objects.filter(program=program, claim_year=claim_year,
+                                  state=State.APPROVED, area__code__startswith=area.prefix,
+                                  entitlement__isnull=True)
+    if not waiting.exists():
+        raise ActionError(f"发放周期：{area.name}{claim_year} 年度{program.name}没有尚未纳入"
+                          "发放的已批准案件，未建立空的发放周期")
+    return cut_off
+
+
 @transaction.atomic
 def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = "",
                 cut_off: date | None = None) -> PaymentCycle:
@@ -83,7 +105,9 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
     if area is None:
         raise Forbidden("您没有分配管辖区域")
     now = _now()
+    given_cut_off = cut_off
     period, cut_off = check_cycle(claim_year, period, cut_off, timezone.localdate(now))
+    cut_off = check_cycle_form(program, area, claim_year, period, given_cut_off, cut_off)
     try:
         with transaction.atomic():
             cycle, created = PaymentCycle.objects.get_or_create(
