@@ -31,6 +31,8 @@ urlpatterns = [
 
 # the front (huimin.front): a village's or township's payment lines, and the error pages
 urlpatterns += [path("area/", include("huimin.front.urls"))]
+# 帮助: the user manual of each role
+urlpatterns += [path("help/", include("huimin.help.urls"))]
 handler403 = "huimin.front.errors.permission_denied"
 handler404 = "huimin.front.errors.page_not_found"
 handler500 = "huimin.front.errors.server_error"
