@@ -139,11 +139,14 @@ def random_registry(n: int, seed: int) -> list[dict[str, object]]:
     } for i in range(n)]
 
 
-def test_spark_agrees_with_python(catalogs: list[Catalog], spark: Any) -> None:
+@pytest.mark.parametrize("mode", ["local", "cluster"])
+def test_spark_agrees_with_python(catalogs: list[Catalog], mode: str,
+                                  request: pytest.FixtureRequest) -> None:
+    session = request.getfixturevalue("spark" if mode == "local" else "spark_cluster")
     rows = random_registry(400, seed=3)
     subset = [("childcare-subsidy", 2025), ("childcare-subsidy", 2026), ("rural-reward", 2025),
               ("special-assistance", 2025)]
-    assert _check("spark", catalogs[1:], rows, subset, spark=spark) == 4
+    assert _check("spark", catalogs[1:], rows, subset, spark=session) == 4
 
 
 def test_sqlite_and_duckdb_on_a_larger_registry(catalogs: list[Catalog]) -> None:

@@ -49,19 +49,39 @@ def _engine(name: str) -> Engine:
 def eval_cmd(
     program: ProgramOpt,
     year: YearOpt,
-    input: InputOpt,
-    output: Annotated[Path, typer.Option("--output", help="results file (.csv or .parquet)")],
+    input: Annotated[str, typer.Option("--input", help="registry file (.csv or .parquet); "
+                                       "with --engine spark a path or URI the cluster reads")],
+    output: Annotated[str, typer.Option("--output", help="results file (.csv or .parquet); "
+                                        "with --engine spark a Parquet directory or URI")],
     engine: Annotated[str, typer.Option("--engine", help="sqlite|duckdb|postgres|spark")]
     = "duckdb",
     database_url: Annotated[str | None, typer.Option("--database-url",
                                                      help="PostgreSQL URL (postgres engine)")]
     = None,
+    spark_master: Annotated[str | None, typer.Option(
+        "--spark-master", help="local[N], spark://host:port, yarn, k8s://…, sc://host:port "
+        "(default: $HUIMIN_SPARK_MASTER or local[2])")] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(
+        "--spark-conf", help="a Spark setting KEY=VALUE (repeatable)")] = None,
+    spark_properties: Annotated[Path | None, typer.Option(
+        "--spark-properties", help="a spark-defaults.conf style properties file")] = None,
     programs_dir: DirOpt = None,
 ) -> None:
     """Evaluate every subject of a registry file for one claim year."""
     try:
-        n = evaluate_file(_catalog(programs_dir), program, year, input, output,
-                          _engine(engine), database_url=database_url)
+        eng = _engine(engine)
+        if eng == "spark" and not input.lower().endswith(".csv"):
+            from huimin.rules import spark as spark_engine
+
+            prog = _catalog(programs_dir).for_year(program, year)
+            totals = spark_engine.evaluate_uri(
+                prog, year, input, output, master=spark_master,
+                conf=spark_engine.parse_conf(spark_conf or []), properties=spark_properties)
+            typer.echo(f"{totals.rows} rows, {totals.eligible} eligible, "
+                       f"{fen_to_decimal(totals.amount_fen)} yuan → {output}", err=True)
+            return
+        n = evaluate_file(_catalog(programs_dir), program, year, Path(input), Path(output),
+                          eng, database_url=database_url)
     except RulesError as exc:
         raise _fail(exc) from None
     typer.echo(f"{n} rows → {output}", err=True)

@@ -387,17 +387,11 @@ def _enum_lookups(con: Any, reasons: list[str], versions: list[str]) -> tuple[st
 
 # ---------------------------------------------------------------------------- Spark
 
-def spark_session() -> Any:
-    from pyspark.sql import SparkSession
+def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
+    """A session for the in-memory path (``run_spark``); ``rules.spark`` has the cluster one."""
+    from huimin.rules import spark as spark_engine
 
-    session = (SparkSession.builder.master("local[2]").appName("huimin-rules")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.sql.session.timeZone", "UTC")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+    return spark_engine.session(master, {"spark.sql.shuffle.partitions": "2", **(conf or {})})
 
 
 def run_spark(program: Program, year: int, table: pa.Table, spark: Any = None) -> pa.Table:
