@@ -496,6 +496,14 @@ API: dict[tuple[str, str], Spec] = {
         "POST", lambda w: f"/api/registry/changes/{w.change.pk}/reject",
         only(200, ["township", "county"], {"cadre_b": 404}),
         data=lambda w: {"reason": "不符"}, json=True),
+    # recoveries (追回): finance records (a repayment with its receipt), county and audit read
+    ("GET", "/api/recoveries"): Spec("GET", lambda w: "/api/recoveries",
+                                     only(200, ["county", "finance", "auditor"])),
+    ("POST", "/api/recoveries/{recovery_id}/movements"): Spec(
+        "POST", lambda w: f"/api/recoveries/{w.pay.recovery.pk}/movements",
+        only(201, ["finance"]),
+        data=lambda w: {"method": "repayment", "amount_fen": 1000, "on_date": "2026-06-15",
+                        "receipt": "BK1"}, json=True),
 }
 IGNORED_NAMESPACES = {"admin", "api"}
 IGNORED_NAMES = {"login", "logout"}

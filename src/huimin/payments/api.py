@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Query, Router, Schema
+from ninja import Field, File, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
@@ -233,3 +233,101 @@ def correct_line(request: HttpRequest, line_id: Id, payload: CorrectIn) -> Corre
         raise ActionError("bank_account_id：须为申请人或补贴对象的收款账户")
     fix = pay_actions.correct_line(request.user, line, bank_account=account, note=payload.note)
     return CorrectOut(line=line.reference, account=account.account_masked, note=fix.note)
+
+
+# Recoveries (追回): the same controls as ``huimin payments recoveries`` / ``record-recovery``
+
+
+class RecoveryOut(Schema):
+    id: int
+    number: str
+    case: str
+    subject: str
+    program: str
+    cycle: str
+    amount_fen: int
+    recovered_fen: int
+    written_off_fen: int
+    balance_fen: int
+    cause: str
+    event_ref: str
+    period_start: date
+    period_end: date
+    state: str
+    pending_write_off: bool
+
+
+#: a movement's note (named apart: the schema's own field is called ``note``)
+MovementNote = Annotated[str, note(200)]
+
+
+class MovementIn(Schema):
+    """A repayment (退缴: ``receipt``, the bank's receipt number, is required) or an offset
+    against a later entitlement of the same household (抵扣: ``entitlement_id``)."""
+
+    method: Literal["repayment", "offset"]
+    amount_fen: Annotated[int, Field(ge=1, le=10**12, description="金额（分）")]
+    on_date: Day
+    receipt: Annotated[str, line(60)] = ""
+    entitlement_id: Id | None = None
+    note: MovementNote = ""
+
+
+class MovementOut(Schema):
+    id: int
+    recovery: RecoveryOut
+    method: str
+    amount_fen: int
+    on_date: date
+    receipt: str
+
+
+def _recovery_out(rec: Any) -> RecoveryOut:
+    from huimin.payments.recoveries import row
+
+    r = row(rec)
+    return RecoveryOut(**{k: r[k] for k in RecoveryOut.model_fields})
+
+
+@router.get("/recoveries", response=list[RecoveryOut])
+def list_recoveries(request: HttpRequest, page: Query[Page]) -> list[RecoveryOut]:
+    from huimin.audit.events import record_reads
+    from huimin.payments.recoveries import READERS, recoveries_for
+
+    require_role(request.user, READERS)
+    recs = list(recoveries_for(request.user).order_by("id")
+                [page.offset: page.offset + page.limit])
+    record_reads(request.user, "recovery.list", [r.case.subject for r in recs], via="api")
+    return [_recovery_out(r) for r in recs]
+
+
+@router.post("/recoveries/{recovery_id}/movements", response={201: MovementOut})
+def record_recovery(request: HttpRequest, recovery_id: Id,
+                    payload: MovementIn) -> Status[MovementOut]:
+    from huimin.payments import recoveries as rec_actions
+    from huimin.payments.models import Entitlement
+
+    rec = rec_actions.get_recovery_for_user(request.user, recovery_id,
+                                            roles=rec_actions.RECORD_ROLES)
+    if payload.method == "repayment":
+        if not payload.receipt.strip():
+            raise ActionError("receipt：退缴须填写银行回单号（如 2026061500123）")
+        mv = rec_actions.record_repayment(request.user, rec, amount_fen=payload.amount_fen,
+                                          on_date=payload.on_date, receipt=payload.receipt,
+                                          note=payload.note)
+    else:
+        targets = rec_actions.offset_targets(rec)
+        chosen = [e for e in targets if e.pk == payload.entitlement_id] \
+            if payload.entitlement_id else targets
+        if len(chosen) != 1:
+            listed = "、".join(str(e.pk) for e in targets) or "无"
+            raise ActionError("entitlement_id：须为同户尚未纳入批次的应发明细，"
+                              f"可选 {listed}")
+        mv = rec_actions.record_offset(request.user, rec, amount_fen=payload.amount_fen,
+                                       on_date=payload.on_date,
+                                       entitlement=Entitlement.objects.get(pk=chosen[0].pk),
+                                       note=payload.note)
+    fresh = rec_actions.recoveries_for(request.user).get(pk=rec.pk)
+    return Status(201, MovementOut(id=mv.pk, recovery=_recovery_out(fresh), method=mv.method,
+                                   amount_fen=mv.amount_fen, on_date=mv.on_date,
+                                   receipt=mv.receipt))
