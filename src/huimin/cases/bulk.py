@@ -11,6 +11,7 @@ from huimin.accounts.access import persons_for
 from huimin.cases import actions
 from huimin.cases.models import Case
 from huimin.errors import ActionError, FileRejected, Forbidden, RowError
+from huimin.lib.cells import excel_mangled
 from huimin.lib.sheets import rejected, too_many
 from huimin.programs.entitlement import CHILDCARE
 from huimin.programs.models import Program
@@ -18,7 +19,8 @@ from huimin.registry.crypto import id_hash
 from huimin.registry.importer import read_rows, template_workbook
 
 COLUMNS = [
-    ("项目代码", True, "childcare-subsidy / rural-reward / special-assistance"),
+    ("项目代码", True, "项目名称（从下拉列表选择）或项目代码 childcare-subsidy / "
+                       "rural-reward / special-assistance"),
     ("补贴对象身份证号码", True, "育儿补贴填儿童；奖励扶助、特别扶助填夫妻中的一方（每人一行）"),
     ("申请人身份证号码", False, "育儿补贴必填（父母或监护人）；其他项目留空即本人申请"),
     ("申领年度", True, "如 2026"),
@@ -31,7 +33,17 @@ NO = {"否", "N", "NO", "FALSE", "0", ""}
 
 
 def template_xlsx() -> bytes:
-    return template_workbook("批量受理", COLUMNS, width=22)
+    """The bulk-intake template, with dropdowns: the programs by their Chinese names (codes
+    are accepted too), yes/no, and the disability grades."""
+    names = list(Program.objects.filter(active=True).order_by("code").values_list("name",
+                                                                                flat=True))
+    return template_workbook("批量受理", COLUMNS, width=22, choices={
+        "项目代码": names, "原政策内身份已确认": ["是", "否"],
+        "子女残疾等级": ["1", "2", "3", "4"]})
+
+
+#: the columns whose numbers Excel mangles when they are not formatted as text
+EXCEL_TEXT = ("补贴对象身份证号码", "申请人身份证号码")
 
 
 def _text(row: list[Any], i: int) -> str:
@@ -54,7 +66,8 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
     if header[: len(HEADER)] != HEADER:
         raise FileRejected("表头与模板不符，请使用下载的模板",
                            [RowError(1, "表头", "请使用下载的模板")])
-    programs = {p.code: p for p in Program.objects.filter(active=True)}
+    active = list(Program.objects.filter(active=True))
+    programs = {**{p.name: p for p in active}, **{p.code: p for p in active}}
     body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(_text(r, i) for i in
                                                                    range(len(HEADER)))]
     if not body:
@@ -70,9 +83,15 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
         if too_many(errors):
             break  # enough to show; the rest of the file is not looked at
         v = {name: _text(row, i) for i, name in enumerate(HEADER)}
+        mangled = [(name, excel_mangled(row[i])) for i, name in enumerate(HEADER)
+                   if name in EXCEL_TEXT and i < len(row)]
+        if any(reason for _name, reason in mangled):
+            errors.extend(RowError(n, name, reason) for name, reason in mangled if reason)
+            continue
         program = programs.get(v["项目代码"])
         if program is None:
-            errors.append(RowError(n, "项目代码", f"未知项目 {v['项目代码'] or '（空）'}"))
+            errors.append(RowError(n, "项目代码", f"未知项目 {v['项目代码'] or '（空）'}"
+                                                  "（从下拉列表选择项目名称，或填项目代码）"))
         subject = people.get(id_hash(v["补贴对象身份证号码"].upper())) \
             if v["补贴对象身份证号码"] else None
         if subject is None:

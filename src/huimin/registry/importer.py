@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,12 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from huimin.accounts.access import households_for, in_user_area, persons_for
 from huimin.audit.events import event, record
 from huimin.audit.models import AuditEvent
 from huimin.errors import Conflict, FileRejected, Forbidden, RowError
-from huimin.lib.cells import ascii_digits, control_problem
+from huimin.lib.cells import ascii_digits, control_problem, excel_mangled
 from huimin.lib.divisions import InvalidDivisionCode, normalize
 from huimin.lib.sheets import Limits, read_sheet, rejected, too_many
 from huimin.registry.actions import (
@@ -70,8 +73,24 @@ MAX_BYTES = 20 * 1024 * 1024
 LIMITS = Limits(max_rows=100_000, max_cols=50, max_bytes=MAX_BYTES)
 
 
-def template_workbook(title: str, columns: list[tuple[str, bool, str]], width: int = 18) -> bytes:
-    """An import template: the header (required columns shaded) and a sheet of notes."""
+#: rows of a template that get the dropdowns (the text format is the whole column's)
+TEMPLATE_ROWS = 2000
+LISTS_SHEET = "代码表"
+_TEXT_HINTS = ("身份证", "账号", "区划代码", "户号", "id_number", "_code", "household_number",
+               "certificate_no", "event_id")
+
+
+def is_text_column(name: str) -> bool:
+    """A column of long numbers or codes, which Excel must keep as text (an ID number typed
+    into a number cell loses its last digits)."""
+    return any(h in name for h in _TEXT_HINTS)
+
+
+def template_workbook(title: str, columns: list[tuple[str, bool, str]], width: int = 18, *,
+                      choices: Mapping[str, Sequence[str]] | None = None) -> bytes:
+    """An import template: the header (required columns shaded), ID, account and code
+    columns formatted as text (number format ``@``), a dropdown for each column of
+    ``choices`` (the lists on a hidden sheet), and a sheet of notes."""
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -79,23 +98,52 @@ def template_workbook(title: str, columns: list[tuple[str, bool, str]], width: i
     ws.append([c[0] for c in columns])
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="FFF2CC")
-    for i, (_name, required, _hint) in enumerate(columns, start=1):
+    lists = wb.create_sheet(LISTS_SHEET)
+    lists.sheet_state = "hidden"
+    n_list = 0
+    for i, (name, required, _hint) in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=i)
         cell.font = bold
         if required:
             cell.fill = fill
-        ws.column_dimensions[cell.column_letter].width = width
-    notes = wb.create_sheet("填写说明")
+        letter = cell.column_letter
+        ws.column_dimensions[letter].width = width
+        if is_text_column(name):
+            ws.column_dimensions[letter].number_format = "@"
+        values = list((choices or {}).get(name, ()))
+        if values:
+            n_list += 1
+            lcol = lists.cell(row=1, column=n_list)
+            lcol.value = name
+            for r, v in enumerate(values, start=2):
+                lists.cell(row=r, column=n_list, value=v).data_type = "s"
+            ref = (f"'{LISTS_SHEET}'!${lcol.column_letter}$2:"
+                   f"${lcol.column_letter}${len(values) + 1}")
+            dv = DataValidation(type="list", formula1=f"={ref}", allow_blank=True,
+                                showErrorMessage=True, errorTitle=name,
+                                error=f"请从下拉列表中选择{name}")
+            ws.add_data_validation(dv)
+            dv.add(f"{letter}2:{letter}{TEMPLATE_ROWS + 1}")
+    ws.freeze_panes = "A2"
+    notes = wb.create_sheet("填写说明", 1)
     notes.append(["列", "必填", "说明"])
     for name, required, hint in columns:
-        notes.append([name, "是" if required else "否", hint])
+        text = hint + ("（本列为文本格式，请勿改为数字）" if is_text_column(name) else "")
+        notes.append([name, "是" if required else "否", text])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def template_xlsx() -> bytes:
-    return template_workbook("人员登记", COLUMNS)
+REGISTRY_CHOICES: dict[str, list[str]] = {"性别": ["男", "女"], "户籍性质": ["农业", "非农业"]}
+
+
+def template_xlsx(villages: Sequence[Area] = ()) -> bytes:
+    """The registry template; ``villages`` (the downloader's) fill the 户籍地区划代码 dropdown,
+    each as its code and name (the code is what the import reads)."""
+    choices = {**REGISTRY_CHOICES,
+               "户籍地区划代码": [f"{a.code} {a.name}" for a in villages]}
+    return template_workbook("人员登记", COLUMNS, choices=choices)
 
 
 def template_csv() -> bytes:
@@ -135,6 +183,17 @@ def _cell(row: list[Any], i: int) -> Any:
     return value if isinstance(value, date) else str(value).strip()
 
 
+#: the columns whose numbers Excel mangles when they are not formatted as text
+EXCEL_TEXT = ("身份证号码", "父亲身份证号码", "母亲身份证号码", "银行账号")
+_PICKED = re.compile(r"(\d{12})\s+\S.*")
+
+
+def _picked_code(text: str) -> str:
+    """A division code as the template's dropdown gives it (``445224100201 四香村委会``)."""
+    m = _PICKED.fullmatch(text)
+    return m.group(1) if m else text
+
+
 @dataclass
 class _Row:
     n: int
@@ -156,6 +215,10 @@ def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
                today: date, *, allow_new_household: bool = False,
                ) -> tuple[_Row | None, list[RowError]]:
     errors: list[RowError] = []
+    for i, name in enumerate(HEADER):
+        mangled = excel_mangled(row[i]) if name in EXCEL_TEXT and i < len(row) else None
+        if mangled:
+            errors.append(RowError(n, name, mangled))
     values = {name: _cell(row, i) for i, name in enumerate(HEADER)}
     for name, required, _ in COLUMNS:
         if required and values[name] == "" and not (name == "户号" and allow_new_household):
@@ -182,7 +245,7 @@ def _check_row(n: int, row: list[Any], areas: dict[str, Area], actor: Any,
     attempt(lambda: check_death_date(death, birth=birth, today=today))
     area = None
     try:
-        code = normalize(str(values["户籍地区划代码"]))
+        code = normalize(_picked_code(str(values["户籍地区划代码"])))
         area = areas.get(code)
         if area is None or area.level != "village":
             errors.append(RowError(n, "户籍地区划代码", f"{code} 不是系统中的村（居）委会"))

@@ -159,8 +159,10 @@ def import_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def import_template(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt == "xlsx":
+        villages = Area.objects.filter(area_q(request.user, "code"),
+                                       level="village").order_by("code")
         resp = HttpResponse(
-            importer.template_xlsx(),
+            importer.template_xlsx(list(villages)),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
         resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{TEMPLATE_NAME}.xlsx"
