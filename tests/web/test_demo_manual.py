@@ -45,7 +45,7 @@ def test_the_help_page_of_each_role_has_its_tasks_and_pictures(personas: Persona
         img = client.get(src)
         assert img.status_code == 200, src
         assert img["Content-Type"] == "image/png"
-        assert b"".join(img.streaming_content)[:8] == b"\x89PNG\r\n\x1a\n"
+        assert img.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
     assert client.get(f"/help/{role}/").content.decode().count("<h2>") == len(headings)
 
 

@@ -29,14 +29,15 @@ _md = MarkdownIt("commonmark", {"html": False})  # raw HTML in the text is shown
 def render_manual(role: str) -> str:
     text = (MANUAL / f"{role}.md").read_text(encoding="utf-8")
     images = reverse("help:image", args=["x.png"])[: -len("x.png")]
-    return _md.render(text).replace('src="images/', f'src="{images}')
+    return str(_md.render(text)).replace('src="images/', f'src="{images}')
 
 
 @login_required
 def help_page(request: HttpRequest, role: str = "") -> HttpResponse:
     """The manual of ``role`` (default: the user's own; the admin starts at the first)."""
     codes = [str(r) for r in ROLES]
-    role = role or (request.user.role if request.user.role in codes else codes[0])  # type: ignore[union-attr]
+    own = str(getattr(request.user, "role", ""))
+    role = role or (own if own in codes else codes[0])
     if role not in codes:
         raise Http404("没有该角色的操作手册")
     return render(request, "help/page.html", {
