@@ -659,3 +659,26 @@ def test_django_admin_refuses_staff_without_the_admin_role(personas: Personas,
     client = _client("finance", personas)
     for url in _admin_urls()[1:]:
         assert client.get(url).status_code == 403, url
+
+
+def test_api_case_list_keyset_pages_give_every_case_in_scope_once(
+        personas: Personas, scope: ScopeWorld) -> None:
+    def pages(c: Client, role: str) -> set[int]:
+        seen: list[int] = []
+        after = 0
+        while True:
+            rows = _json(c, f"/api/cases?limit=2&after={after}")
+            if not rows:
+                return set(seen) if len(seen) == len(set(seen)) else set()
+            seen.extend(x["id"] for x in rows)
+            after = rows[-1]["id"]
+
+    _check(personas, pages, lambda r: _in(r, scope.cases))
+
+
+def test_api_case_list_bad_after_is_refused_in_chinese(personas: Personas) -> None:
+    c = Client()
+    c.force_login(personas.county)
+    resp = c.get("/api/cases?after=abc")
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "after"

@@ -92,8 +92,14 @@ def _case(c: Case) -> CaseOut:
 
 @router.get("/cases", response=list[CaseOut])
 def list_cases(request: HttpRequest, page: Query[Page], state: State | None = None,
-               program: Code = "") -> list[CaseOut]:
-    qs = cases_for(request.user).order_by("id")
+               program: Code = "", after: Annotated[int, Field(
+                   ge=0, le=2**63 - 1, description="只列出编号大于此值的案件（上一页最后一条的 "
+                   "id；翻深页用它而不是 offset）")] = 0) -> list[CaseOut]:
+    """Cases in the caller's scope by id. Deep pages: pass the last id seen as ``after``
+    (an index range), not a large ``offset`` (which the database must count through)."""
+    qs = cases_for(request.user).select_related("program").order_by("id")
+    if after:
+        qs = qs.filter(pk__gt=after)
     if state:
         qs = qs.filter(state=state)
     if program:
