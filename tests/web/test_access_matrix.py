@@ -375,6 +375,11 @@ VIEWS: dict[str, Spec] = {
         "POST", lambda w: reverse("identity:decide_claim", args=[claim_world(w).pk]),
         only(302, ["county"]), data=lambda w: {"decision": "field_check",
                                                "reason": "请村里核对出生证明"}),
+    # the user manual: no personal data, every signed-in role reads every manual
+    "help:page": Spec("GET", lambda w: reverse("help:page"), ALL_OK),
+    "help:role": Spec("GET", lambda w: reverse("help:role", args=["finance_officer"]), ALL_OK),
+    "help:image": Spec("GET", lambda w: reverse("help:image", args=["auditor-audit.png"]),
+                       ALL_OK),
 }
 
 NOT_IN_AREA = {"cadre_a": 404, "cadre_b": 404, "township": 404}
