@@ -83,7 +83,7 @@ def payment_entries(cases: dict[int, Case], names: dict[int, str]) -> list[Entry
     from huimin.payments.models import PaymentLine
 
     lines = list(PaymentLine.objects.filter(case_id__in=list(cases))
-                 .select_related("batch").order_by("id"))
+                 .select_related("batch").order_by("batch_id", "seq", "id"))
     if not lines:
         return []
     events = (AuditEvent.objects.filter(action__in=BATCH_ACTIONS, object_type="paymentbatch",
