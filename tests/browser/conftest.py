@@ -61,7 +61,11 @@ def logout(page: Any) -> None:
 
 def click_nav(page: Any, text: str) -> None:
     """Click a menu item; on a phone the menu is folded behind its 菜单 button first."""
+    # The stylesheet decides whether the menu is folded: wait for it before looking, or
+    # the menu is seen unfolded, the button is not pressed, and the link is then hidden.
+    page.wait_for_load_state("load")
+    link = page.locator(f"header nav >> text={text}")
     button = page.locator("[data-testid=nav-button]")
-    if button.is_visible() and not page.is_visible("header nav"):
+    if button.is_visible() and not link.is_visible():
         button.click()
-    page.click(f"header nav >> text={text}")
+    link.click()

@@ -41,7 +41,7 @@ from tests.conftest import COUNTY, make_user
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 CASES = 300
-ROUNDS = int(os.environ.get("HUIMIN_CRASH_ROUNDS", "25"))  # two kills a round
+ROUNDS = int(os.environ.get("HUIMIN_CRASH_ROUNDS", "12"))  # two kills a round; more by hand
 SEED = int(os.environ.get("HUIMIN_CRASH_SEED", "20261123"))
 
 
@@ -199,9 +199,11 @@ def test_sigkill_while_building_batches_and_importing_returns(tmp_path: Path) ->
         assert set(batch.lines.values_list("entitlement_id", flat=True)) == before
         _send_and_return(worker, finance, county, batch, rng, tmp_path, window=t_return,
                          outcomes=outcomes["return"])
-    assert len(outcomes["batch"]) + len(outcomes["return"]) >= 50
+    assert len(outcomes["batch"]) == len(outcomes["return"]) == ROUNDS
     # Both kinds of trial saw kills mid-work, not only before or after it.
-    assert outcomes["batch"].count("killed") >= 5 and outcomes["return"].count("killed") >= 5
+    least = max(2, ROUNDS // 3)
+    assert outcomes["batch"].count("killed") >= least
+    assert outcomes["return"].count("killed") >= least
     check_books(cycle, full=True)
     assert PaymentLine.objects.filter(batch__cycle=cycle, status="paid").count() == len(
         set(PaymentLine.objects.filter(batch__cycle=cycle, status="paid")
