@@ -31,6 +31,7 @@ ACTION_LABELS = {
     "registry.id_elsewhere": "尝试登记辖区外已登记的身份证号码（被拒）",
     "audit.search": "查询审计日志",
     "case.add_to_batch": "纳入发放批次",
+    "case.freeze": "纳入发放周期（冻结应发）",
     "case.paid": "发放成功",
     "case.payment_failed": "发放失败",
     "batch.create": "生成发放批次",
