@@ -125,23 +125,21 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
     before = (_cycle_totals(cycle) if not created else
               {"payable_count": 0, "payable_fen": 0, "held_count": 0, "held_fen": 0})
     held, held_params = _held_reason(prefix, cut_off)
-    note, note_params = _held_note(prefix, cut_off)
-    subject = (f"FROM {T_CASE} c JOIN {T_PERSON} p ON p.id = c.subject_id "
-               f"JOIN {T_AREA} pa ON pa.id = p.area_id "
-               f"LEFT JOIN {T_ACCOUNT} ba ON ba.id = c.bank_account_id "
-               f"WHERE c.id = {T_ENT}.case_id")
     # Held for want of an account: the reason is found again against the cycle's cut-off
     # (a death or a move out registered since, on or before the cut-off, holds it still,
     # with that reason); none left and the case has a valid account now: payable from this
     # build, paid into that account.
     rechecked = sql.execute(
-        f"""UPDATE {T_ENT} SET held_reason = (SELECT {held} {subject}),
-                held_note = (SELECT {note} {subject})
+        f"""UPDATE {T_ENT} SET held_reason = (
+                SELECT {held} FROM {T_CASE} c JOIN {T_PERSON} p ON p.id = c.subject_id
+                JOIN {T_AREA} pa ON pa.id = p.area_id
+                LEFT JOIN {T_ACCOUNT} ba ON ba.id = c.bank_account_id
+                WHERE c.id = {T_ENT}.case_id)
             WHERE cycle_id = %s AND status = '{EntitlementStatus.HELD}'
               AND held_reason = '{HeldReason.NO_ACCOUNT}'
               AND EXISTS (SELECT 1 FROM {T_CASE} c WHERE c.id = {T_ENT}.case_id
                           AND c.state = '{State.APPROVED}')""",
-        [*held_params, *note_params, cycle.pk])
+        [*held_params, cycle.pk])
     if rechecked:
         sql.execute(
             f"""UPDATE {T_ENT} SET status = '{EntitlementStatus.PAYABLE}',
@@ -150,9 +148,19 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
                 WHERE cycle_id = %s AND status = '{EntitlementStatus.HELD}'
                   AND held_reason = ''""",
             [cycle.pk])
+        note, note_params = _held_note(f"{T_ENT}.held_reason", "p.death_date",
+                                       "p.moved_out_on", cut_off)
+        sql.execute(
+            f"""UPDATE {T_ENT} SET held_note = (
+                    SELECT {note} FROM {T_CASE} c JOIN {T_PERSON} p ON p.id = c.subject_id
+                    WHERE c.id = {T_ENT}.case_id)
+                WHERE cycle_id = %s AND status = '{EntitlementStatus.HELD}'
+                  AND held_note = ''
+                  AND held_reason IN ('{HeldReason.DIED}', '{HeldReason.MOVED}')""",
+            [*note_params, cycle.pk])
     with sql.no_rescans():
-        inserted = _freeze(cycle, program, claim_year, prefix, (held, held_params),
-                           (note, note_params), now)
+        inserted = _freeze(cycle, program, claim_year, prefix, (held, held_params), now,
+                           cut_off)
     sql.analyze(T_ENT, inserted)
     stats = _cycle_totals(cycle)
     new_fen = stats["payable_fen"] - before["payable_fen"]
@@ -198,23 +206,24 @@ def _held_reason(prefix: str, cut_off: date) -> tuple[str, list[Any]]:
         [sql.day(cut_off), sql.day(cut_off), prefix + "%"])
 
 
-def _held_note(prefix: str, cut_off: date) -> tuple[str, list[Any]]:
-    """SQL for the words kept with a hold for the cut-off: the date of the death or move
-    and the cut-off it is not later than (shown on the cycle page and in the case's
-    history)."""
+def _held_note(reason: str, death: str, moved: str, cut_off: date) -> tuple[str, list[Any]]:
+    """SQL for the words kept with a hold, from the columns of its reason and the subject's
+    death and move dates: the date of the death or move and the cut-off it is not later
+    than (shown on the cycle page and in the case's history)."""
     limit = f"，不晚于截止日 {cut_off.isoformat()}"
     return (
-        "CASE WHEN p.death_date IS NOT NULL AND p.death_date <= %s "
-        f"THEN '死亡日期 ' || CAST(p.death_date AS TEXT) || '{limit}' "
-        "WHEN p.moved_out_on IS NOT NULL AND p.moved_out_on <= %s "
-        f"THEN '迁出日期 ' || CAST(p.moved_out_on AS TEXT) || '{limit}' "
-        "WHEN pa.code NOT LIKE %s THEN '户籍已不在本发放区域' ELSE '' END",
-        [sql.day(cut_off), sql.day(cut_off), prefix + "%"])
+        f"CASE WHEN {reason} = '{HeldReason.DIED}' "
+        f"THEN '死亡日期 ' || CAST({death} AS TEXT) || '{limit}' "
+        f"WHEN {reason} = '{HeldReason.MOVED}' AND {moved} IS NOT NULL AND {moved} <= %s "
+        f"THEN '迁出日期 ' || CAST({moved} AS TEXT) || '{limit}' "
+        f"WHEN {reason} = '{HeldReason.MOVED}' THEN '户籍已不在本发放区域' ELSE '' END",
+        [sql.day(cut_off)])
 
 
 def _freeze(cycle: PaymentCycle, program: Program, claim_year: int, prefix: str,
-            held: tuple[str, list[Any]], note: tuple[str, list[Any]], now: Any) -> int:
+            held: tuple[str, list[Any]], now: Any, cut_off: date) -> int:
     """Insert the entitlements of the approved cases not frozen yet; returns how many."""
+    note = _held_note("s.reason", "s.death_date", "s.moved_out_on", cut_off)
     return sql.execute(
         f"""
         INSERT INTO {T_ENT} (cycle_id, case_id, bank_account_id,
@@ -224,12 +233,12 @@ def _freeze(cycle: PaymentCycle, program: Program, claim_year: int, prefix: str,
             s.rule_version, s.version, s.explanation, s.death_date,
             CASE WHEN s.reason = '' THEN '{EntitlementStatus.PAYABLE}'
                  ELSE '{EntitlementStatus.HELD}' END,
-            s.reason, s.note, %s
+            s.reason, {note[0]}, %s
         FROM (
             SELECT c.id, c.subject_id, c.area_id, c.bank_account_id, c.amount_fen, c.months,
                 COALESCE({sql.json_text("c.explanation", "rule_version")}, '') AS rule_version,
-                c.version, c.explanation, p.death_date,
-                {held[0]} AS reason, {note[0]} AS note
+                c.version, c.explanation, p.death_date, p.moved_out_on,
+                {held[0]} AS reason
             FROM {T_CASE} c
             JOIN {T_AREA} ca ON ca.id = c.area_id
             JOIN {T_PERSON} p ON p.id = c.subject_id
@@ -243,7 +252,7 @@ def _freeze(cycle: PaymentCycle, program: Program, claim_year: int, prefix: str,
         -- the indexes on the case are written from left to right
         ORDER BY s.id
         """,
-        [cycle.pk, sql.ts(now), *held[1], *note[1], program.pk, claim_year, prefix + "%"],
+        [cycle.pk, *note[1], sql.ts(now), *held[1], program.pk, claim_year, prefix + "%"],
     )
 
 
