@@ -48,6 +48,7 @@ ACTION_LABELS = {
     "payment.overpaid": "登记多发应追回款",
     "person.list": "查看人员名单",
     "person.search": "查询人员",
+    "case.search": "按身份证号码查询案件",
     "case.view": "查看案件",
     "batch.view": "查看发放批次明细",
     "cycle.reconcile_view": "查看对账结果",

@@ -18,7 +18,8 @@ from huimin.registry.models import Household, Person
 
 #: reading a record is logged, but it is not something done for the household
 NOT_IN_FILE = ("person.view", "case.document_view", "case.letter", "notice.print",
-               "person.list", "person.search", "case.view",  # reads, not steps of the file
+               # reads, not steps of the file
+               "person.list", "person.search", "case.search", "case.view",
                "recovery.list", "recovery.view", "recovery.export", "change.evidence_view",
                "handover.download")
 

@@ -212,7 +212,7 @@ def _held_note(reason: str, death: str, moved: str, cut_off: date) -> tuple[str,
     than (shown on the cycle page and in the case's history)."""
     limit = f"，不晚于截止日 {cut_off.isoformat()}"
     return (
-        f"CASE WHEN {reason} = '{HeldReason.DIED}' "
+        f"CASE WHEN {reason} = '' THEN '' WHEN {reason} = '{HeldReason.DIED}' "
         f"THEN '死亡日期 ' || CAST({death} AS TEXT) || '{limit}' "
         f"WHEN {reason} = '{HeldReason.MOVED}' AND {moved} IS NOT NULL AND {moved} <= %s "
         f"THEN '迁出日期 ' || CAST({moved} AS TEXT) || '{limit}' "
