@@ -42,14 +42,14 @@ def phone_ok(page: Any, name: str) -> None:
     shot(page, f"front-{name}-1366")
     page.set_viewport_size({"width": 390, "height": 844})
     assert not page.is_visible("header nav"), f"{name}: the menu is folded on a phone"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"{name}: the page is {width} px wide at 390"
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= page.evaluate("innerWidth") == 390, f"{name}: the page is {width} px wide"
     shot(page, f"front-{name}-390")
     page.click("[data-testid=nav-button]")
     assert page.is_visible("header nav")
     broken = page.evaluate(LINES_OF_TEXT.replace("SELECTOR", "header nav a"))
     assert broken == [], f"{name}: menu items wrapped: {broken}"
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
     shot(page, f"front-{name}-390-menu")
     page.click("[data-testid=nav-button]")
     page.set_viewport_size({"width": 1366, "height": 900})
@@ -166,3 +166,61 @@ def test_main_pages_fit_a_phone(role: str, page: Any, live_server: Any, personas
         resp = page.goto(f"{base}{path}")
         assert resp.status == 200, path
         phone_ok(page, f"{role}-page{path.replace('/', '-').rstrip('-')}")
+
+
+#: boxes in the page that are cut off: wider than their own box (so part of them is hidden
+#: or must be scrolled sideways) — the selector names the boxes that must fit a phone whole
+CUT_OFF = """[...document.querySelectorAll('SELECTOR')].filter(
+  el => el.scrollWidth > el.clientWidth + 1 || el.getBoundingClientRect().right > innerWidth
+).map(el => el.dataset.testid || el.tagName + ' ' + el.textContent.slice(0, 30))"""
+
+
+def test_the_manuals_and_a_case_fit_a_phone(page: Any, live_server: Any,
+                                            personas: Personas) -> None:
+    """The help index and each role's manual at 390 px: nothing wider than the phone, the
+    manual's text, pictures and role links inside the screen; a case's, a person's, a
+    cycle's and a batch's page: the summary (pairs of label and value) read whole without
+    scrolling sideways."""
+    from huimin.cases import actions as case_actions
+    from huimin.help.views import ROLES
+    from huimin.payments import actions as pay
+    from huimin.programs.models import Program
+
+    program = Program.objects.get(code="childcare-subsidy")
+    fams = [make_family(personas.cadre_a, VILLAGE_A, date(2024, 2 + i, 2)) for i in range(2)]
+    case, paid = (case_actions.submit_application(
+        personas.cadre_a, program=program, subject=f.child, claim_year=2026,
+        applicant=f.mother, bank_account=f.account) for f in fams)
+    case_actions.township_review(personas.township, paid, approve=True)
+    case_actions.county_confirm(personas.county, paid, approve=True)
+    cycle = pay.build_cycle(personas.finance, program=program, claim_year=2026)
+    batch = pay.create_batch(personas.finance, cycle, layout="standard-csv")
+    base = live_server.url
+    login(page, base, personas.cadre_a.username)
+    paths = ["/help/", *[f"/help/{r}/" for r in ROLES]]
+    for path in paths:
+        assert page.goto(f"{base}{path}").status == 200, path
+        phone_ok(page, f"help{path.replace('/', '-').rstrip('-')}")
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.images.length") > 0, path
+        page.wait_for_function("[...document.images].every(i => i.complete)")
+        cut = page.evaluate(CUT_OFF.replace(
+            "SELECTOR", "[data-testid=manual] > *, [data-testid=manual] img, "
+                        "[data-testid=manual-roles] a"))
+        assert cut == [], f"{path}: cut off at 390 px: {cut}"
+        page.set_viewport_size({"width": 1366, "height": 900})
+    summaries = [("cadre_a", f"/cases/{case.pk}/", "case-summary"),
+                 ("cadre_a", f"/registry/persons/{case.subject_id}/", "person-summary"),
+                 ("finance", f"/payments/cycles/{cycle.pk}/", "cycle-summary"),
+                 ("finance", f"/payments/{batch.pk}/", "batch-summary")]
+    for role, path, testid in summaries:
+        if role == "finance" and "finance" not in page.inner_text("[data-testid=who]"):
+            page.context.clear_cookies()
+            login(page, base, personas.finance.username)
+        assert page.goto(f"{base}{path}").status == 200, path
+        phone_ok(page, testid)
+        page.set_viewport_size({"width": 390, "height": 844})
+        cut = page.evaluate(CUT_OFF.replace(
+            "SELECTOR", f"[data-testid={testid}], [data-testid={testid}] td"))
+        assert cut == [], f"{path}: the summary is cut off at 390 px: {cut}"
+        page.set_viewport_size({"width": 1366, "height": 900})

@@ -78,3 +78,29 @@ def test_audit_log_at_desk_and_phone_width(page: Any, live_server: Any) -> None:
         assert page.locator(".table-wrap table[data-testid=events] tr").count() > 1
         assert page.locator("[data-testid=export] button").count() == 1
         shot(page, f"list-audit-{width}")
+
+
+def test_a_case_found_by_the_last_four_of_the_childs_id_number(page: Any,
+                                                               live_server: Any) -> None:
+    """A family calls with the child's ID number: the case list's ID search (a POST) finds
+    the one case, the number stays out of the address bar, and the page fits a phone."""
+    from huimin.cases.models import Case
+
+    _world()
+    case = Case.objects.select_related("subject").order_by("id").first()
+    assert case is not None
+    last4 = case.subject.id_number[-4:]
+    login(page, live_server.url, "cadre_a")
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(live_server.url + "/cases/")
+        page.fill("#id_number", last4)
+        page.click("[data-testid=search-id] button[type=submit]")
+        page.wait_for_selector("[data-testid=id-result]")
+        assert last4 not in page.url
+        assert page.inner_text("[data-testid=id-result]") == "按身份证号码查询：1 件"
+        links = page.eval_on_selector_all(".table-wrap a[href^='/cases/']",
+                                          "els => els.map(e => e.getAttribute('href'))")
+        assert links == [f"/cases/{case.pk}/"]
+        assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth"), width
+        shot(page, f"list-cases-by-id-{width}")

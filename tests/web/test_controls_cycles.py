@@ -87,3 +87,33 @@ def test_the_form_names_the_period_format(personas: Personas) -> None:
     assert unchanged() == (0, 0, 0)
     page = finance().get(reverse("payments:list")).content.decode()
     assert "格式：年度 2026、季 2026-Q2、半年 2026-H1 或月 2026-06" in page
+
+
+def test_the_finance_worklist_counts_the_approved_cases_not_yet_frozen(
+        personas: Personas) -> None:
+    """The tile 已确认，待纳入发放周期 counts the approved cases without an entitlement and
+    opens the case list filtered to them; freezing empties it, the other approved tile
+    keeps counting them until they are paid."""
+    import re
+
+    from huimin.cases.models import Case
+
+    first = Case.objects.get(subject=_approved(personas, program(), date(2025, 1, 1), "林").child)
+    pay.build_cycle(personas.finance, program=program(), claim_year=2026, period="2026-H1",
+                    cut_off=date(2026, 6, 30))
+    later = Case.objects.get(subject=_approved(personas, program(), date(2025, 2, 1), "郑").child)
+    client = finance()
+    home = client.get(reverse("home")).content.decode()
+    tile = re.search(r'href="([^"]+)" data-tile="cases.to_freeze">.*?data-count="(\d+)"',
+                     home, re.S)
+    assert tile is not None and tile.group(2) == "1"
+    listed = client.get(tile.group(1).replace("&amp;", "&")).content.decode()
+    assert set(re.findall(r'href="/cases/(\d+)/"', listed)) == {str(later.pk)}
+    frozen = client.get(reverse("cases:list"), {"payment": "frozen"}).content.decode()
+    assert set(re.findall(r'href="/cases/(\d+)/"', frozen)) == {str(first.pk)}
+    bad = client.get(reverse("cases:list"), {"payment": "soon"})
+    assert bad.status_code == 400 and "发放周期" in bad.content.decode()
+    pay.build_cycle(personas.finance, program=program(), claim_year=2026, period="2026-H1")
+    home = client.get(reverse("home")).content.decode()
+    assert re.search(r'data-tile="cases.to_freeze">.*?data-count="0"', home, re.S)
+    assert re.search(r'data-tile="cases.approved">.*?data-count="2"', home, re.S)

@@ -98,8 +98,9 @@ EXPECTED = {
                  "payments.area_failed": 1},
     "county": {"payments.to_release": 1, "payments.recoveries": 1, "changes.pending": 1,
                "identity.claims": 0},
-    "finance": {"cases.approved": 0, "cases.failed": 1, "payments.to_batch": 0,
-                "payments.to_export": 0, "payments.to_return": 1, "payments.to_correct": 1,
+    "finance": {"cases.approved": 0, "cases.to_freeze": 0, "cases.failed": 1,
+                "payments.to_batch": 0, "payments.to_export": 0, "payments.to_return": 1,
+                "payments.to_correct": 1,
                 "payments.held": 0, "payments.recoveries": 1},
     "auditor": {"cases.all": 10, "payments.batches": 4, "payments.recoveries": 1},
 }

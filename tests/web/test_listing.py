@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
 from datetime import date
 from typing import Any
@@ -128,6 +129,48 @@ def test_search_by_last_four_is_a_post_and_finds_only_the_users_own(
     logged = json.dumps(list(AuditEvent.objects.filter(action="person.search")
                              .values_list("data", flat=True)), ensure_ascii=False)
     assert number not in logged and f'"{last4}"' not in logged
+
+
+def test_cases_are_found_by_the_subjects_id_number_in_a_post_only_the_users_own(
+        personas: Personas) -> None:
+    """A family calls: the office finds their case by the child's whole ID number or its
+    last four, with the list's other filters; an outsider finds nothing; the number is
+    in no URL and no audit event; a bad number is named as such."""
+    from huimin.cases import actions as case_actions
+    from huimin.programs.models import Program
+
+    fam = make_family(personas.cadre_a, VILLAGE_A, date(2024, 2, 2))
+    other = make_family(personas.cadre_a, VILLAGE_A, date(2024, 3, 3), surname="黄")
+    program = Program.objects.get(code="childcare-subsidy")
+    case, _ = (case_actions.submit_application(
+        personas.cadre_a, program=program, subject=f.child, claim_year=2026,
+        applicant=f.mother, bank_account=f.account) for f in (fam, other))
+    number = fam.child.id_number
+    href = f'href="/cases/{case.pk}/"'
+    for value in (number, number[-4:].lower()):
+        resp = login(personas.county).post(reverse("cases:list"), {"id_number": value})
+        html = resp.content.decode()
+        assert resp.status_code == 200, value
+        assert set(re.findall(r'href="/cases/(\d+)/"', html)) == {str(case.pk)}, value
+        assert number not in html and "按身份证号码查询：1 件" in html
+    # with the list's filters: another state finds nothing
+    html = login(personas.cadre_a).post(reverse("cases:list"), {
+        "id_number": number[-4:], "state": "approved"}).content.decode()
+    assert href not in html and "按身份证号码查询：0 件" in html
+    for outsider in (personas.cadre_b, personas.county_b):
+        for value in (number, number[-4:]):
+            html = login(outsider).post(reverse("cases:list"),
+                                        {"id_number": value}).content.decode()
+            assert href not in html, (outsider.username, value)
+    bad = login(personas.cadre_a).post(reverse("cases:list"), {"id_number": "12x"})
+    assert bad.status_code == 400 and "身份证号码：请输入完整的 18 位号码，或号码的后 4 位" in (
+        bad.content.decode())
+    logged = json.dumps(list(AuditEvent.objects.filter(action="case.search")
+                             .values_list("data", flat=True)), ensure_ascii=False)
+    assert AuditEvent.objects.filter(action="case.search").count() == 8
+    assert number not in logged and f'"{number[-4:]}"' not in logged
+    anon = Client().post(reverse("cases:list"), {"id_number": number})
+    assert anon.status_code == 302 and "/login/" in anon["Location"]
 
 
 def test_a_name_and_the_last_four_together(personas: Personas) -> None:

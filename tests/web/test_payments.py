@@ -157,7 +157,8 @@ def test_cycle_freezes_entitlements_and_holds_back_with_reasons(personas: Person
 
     page = login(personas.finance).get(reverse("payments:cycle", args=[cycle.pk]))
     text = page.content.decode()
-    assert "补贴对象已死亡（2026-05-01）" in text and "无有效收款账户" not in text
+    assert ("补贴对象已死亡：死亡日期 2026-05-01，不晚于截止日 2026-06-30" in text
+            and "无有效收款账户" not in text)
 
 
 def test_frozen_amount_does_not_follow_the_case_and_reconciliation_says_so(

@@ -38,6 +38,17 @@ def _case_search(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
     return qs.filter(subject__name__contains=q)
 
 
+def _payment_stage(user: Any) -> list[tuple[str, str]]:
+    return [("unfrozen", "未纳入发放周期"), ("frozen", "已纳入发放周期")]
+
+
+def _payment_q(value: str) -> Any:
+    """A case frozen in a payment cycle has its entitlement (one a case)."""
+    from django.db.models import Q
+
+    return Q(entitlement__isnull=value == "unfrozen")
+
+
 def _today() -> Any:
     from django.utils import timezone
 
@@ -54,6 +65,8 @@ CASES = ListSpec(
         Filter("program", "项目", "choice", "program__code", choices=_programs),
         Filter("state", "状态", "choice", "state", choices=lambda u: State.choices),
         Filter("year", "申领年度", "year", "claim_year"),
+        Filter("payment", "发放周期", "choice", "", choices=_payment_stage,
+               q=_payment_q),
         Filter("from", "受理日期起", "date_from", "created_at", is_datetime=True),
         Filter("to", "受理日期止", "date_to", "created_at", is_datetime=True),
     ),

@@ -18,7 +18,8 @@ from huimin.registry.models import Household, Person
 
 #: reading a record is logged, but it is not something done for the household
 NOT_IN_FILE = ("person.view", "case.document_view", "case.letter", "notice.print",
-               "person.list", "person.search", "case.view",  # reads, not steps of the file
+               # reads, not steps of the file
+               "person.list", "person.search", "case.search", "case.view",
                "recovery.list", "recovery.view", "recovery.export", "change.evidence_view",
                "handover.download")
 
@@ -77,6 +78,44 @@ def _actor(ev: AuditEvent) -> str:
     return str(ev.actor) if ev.actor else "系统"
 
 
+def freeze_entries(cases: dict[int, Case], names: dict[int, str]) -> list[Entry]:
+    """Each case's entitlement: building a cycle is one audit event (``cycle.build``) for
+    all the cases it froze; a case's part is its entitlement (cycle, cut-off, amount, and
+    why it is held if it is)."""
+    from huimin.payments.models import Entitlement, EntitlementStatus
+
+    ents = list(Entitlement.objects.filter(case_id__in=list(cases)).select_related("cycle")
+                .order_by("frozen_at", "id"))
+    if not ents:
+        return []
+    builds: dict[int, list[AuditEvent]] = {}
+    for build in (AuditEvent.objects.filter(
+            action="cycle.build", object_type="paymentcycle",
+            object_id__in=sorted({str(e.cycle_id) for e in ents}))
+            .select_related("actor").order_by("at", "id")):
+        builds.setdefault(int(build.object_id), []).append(build)
+    out = []
+    for e in ents:
+        # the build that froze it: the one stamped with its time (older events: the first
+        # build of its cycle at or after it)
+        stamp = e.frozen_at.isoformat()
+        evs = builds.get(e.cycle_id, [])
+        ev: AuditEvent | None = next(
+            (x for x in evs if (x.data or {}).get("at") == stamp), None) or next(
+            (x for x in evs if x.at >= e.frozen_at), None)
+        case = cases[e.case_id]
+        detail = (f"发放周期 {e.cycle.number}（截止日 {e.cycle.cut_off:%Y-%m-%d}）；"
+                  f"冻结金额 {format_yuan(e.amount_fen)}")
+        if e.status == EntitlementStatus.HELD:
+            detail += f"；暂停发放：{e.get_held_reason_display()}"
+            if e.held_note:
+                detail += f"（{e.held_note}）"
+        out.append(Entry(ev.at if ev else e.frozen_at, _actor(ev) if ev else "系统",
+                         "case.freeze", ACTION_LABELS["case.freeze"],
+                         names.get(case.subject_id, ""), case, detail))
+    return out
+
+
 def payment_entries(cases: dict[int, Case], names: dict[int, str]) -> list[Entry]:
     """Each case's payment steps. A batch and a bank return are one audit event each for all
     their lines; a case's part of it is its line (batch, sequence, amount, the bank's result)."""
@@ -129,6 +168,7 @@ def case_entries(cases: dict[int, Case], names: dict[int, str],
                                                       if case else "")
         out.append(Entry(ev.at, _actor(ev), ev.action,
                          ACTION_LABELS.get(ev.action, ev.action), person, case, describe(ev)))
+    out.extend(freeze_entries(cases, names))
     out.extend(payment_entries(cases, names))
     out.sort(key=lambda e: e.at)  # stable: events keep their order within one moment
     return out

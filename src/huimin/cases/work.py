@@ -83,6 +83,10 @@ def pending(user: Any) -> list[Tile]:
     if level:
         tiles += _postings(user, level)
     if role == Role.FINANCE_OFFICER:
+        tiles.append(Tile("cases.to_freeze", "已确认，待纳入发放周期",
+                          cases.filter(state=State.APPROVED, entitlement__isnull=True).count(),
+                          case_list(state=State.APPROVED, payment="unfrozen"),
+                          note="在「发放」中建立或补充冻结发放周期"))
         tiles.append(Tile("cases.approved", "已确认，待发放",
                           cases.filter(state=State.APPROVED).count(),
                           case_list(state=State.APPROVED), note="待冻结入发放周期或生成批次"))

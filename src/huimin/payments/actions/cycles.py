@@ -124,33 +124,43 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
     sql.set_based()
     before = (_cycle_totals(cycle) if not created else
               {"payable_count": 0, "payable_fen": 0, "held_count": 0, "held_fen": 0})
-    held = (
-        f"CASE WHEN p.death_date IS NOT NULL AND p.death_date <= %s THEN '{HeldReason.DIED}' "
-        f"WHEN pa.code NOT LIKE %s THEN '{HeldReason.MOVED}' "
-        f"WHEN NOT c.eligible THEN '{HeldReason.INELIGIBLE}' "
-        # a duplicate claim of the subject waits for the county's decision (identity)
-        f"WHEN EXISTS (SELECT 1 FROM {T_CLAIM} dc WHERE dc.person_id = c.subject_id "
-        f"AND dc.status IN {CLAIM_PENDING}) "
-        f"THEN '{HeldReason.DUPLICATE}' "
-        f"WHEN ba.id IS NULL OR NOT ba.active OR ba.person_id NOT IN "
-        f"(c.subject_id, COALESCE(c.applicant_id, c.subject_id)) "
-        f"THEN '{HeldReason.NO_ACCOUNT}' ELSE '' END"
-    )
-    # Held for want of an account, and the case has a valid one now: payable from this build.
-    sql.execute(
-        f"""UPDATE {T_ENT} SET status = '{EntitlementStatus.PAYABLE}', held_reason = '',
-                bank_account_id = (SELECT c.bank_account_id FROM {T_CASE} c
-                                   WHERE c.id = {T_ENT}.case_id)
+    held, held_params = _held_reason(prefix, cut_off)
+    # Held for want of an account: the reason is found again against the cycle's cut-off
+    # (a death or a move out registered since, on or before the cut-off, holds it still,
+    # with that reason); none left and the case has a valid account now: payable from this
+    # build, paid into that account.
+    rechecked = sql.execute(
+        f"""UPDATE {T_ENT} SET held_reason = (
+                SELECT {held} FROM {T_CASE} c JOIN {T_PERSON} p ON p.id = c.subject_id
+                JOIN {T_AREA} pa ON pa.id = p.area_id
+                LEFT JOIN {T_ACCOUNT} ba ON ba.id = c.bank_account_id
+                WHERE c.id = {T_ENT}.case_id)
             WHERE cycle_id = %s AND status = '{EntitlementStatus.HELD}'
               AND held_reason = '{HeldReason.NO_ACCOUNT}'
-              AND EXISTS (SELECT 1 FROM {T_CASE} c JOIN {T_ACCOUNT} ba
-                          ON ba.id = c.bank_account_id
-                          WHERE c.id = {T_ENT}.case_id AND c.state = '{State.APPROVED}'
-                            AND ba.active = %s AND ba.person_id IN
-                            (c.subject_id, COALESCE(c.applicant_id, c.subject_id)))""",
-        [cycle.pk, True])
+              AND EXISTS (SELECT 1 FROM {T_CASE} c WHERE c.id = {T_ENT}.case_id
+                          AND c.state = '{State.APPROVED}')""",
+        [*held_params, cycle.pk])
+    if rechecked:
+        sql.execute(
+            f"""UPDATE {T_ENT} SET status = '{EntitlementStatus.PAYABLE}',
+                    bank_account_id = (SELECT c.bank_account_id FROM {T_CASE} c
+                                       WHERE c.id = {T_ENT}.case_id)
+                WHERE cycle_id = %s AND status = '{EntitlementStatus.HELD}'
+                  AND held_reason = ''""",
+            [cycle.pk])
+        note, note_params = _held_note(f"{T_ENT}.held_reason", "p.death_date",
+                                       "p.moved_out_on", cut_off)
+        sql.execute(
+            f"""UPDATE {T_ENT} SET held_note = (
+                    SELECT {note} FROM {T_CASE} c JOIN {T_PERSON} p ON p.id = c.subject_id
+                    WHERE c.id = {T_ENT}.case_id)
+                WHERE cycle_id = %s AND status = '{EntitlementStatus.HELD}'
+                  AND held_note = ''
+                  AND held_reason IN ('{HeldReason.DIED}', '{HeldReason.MOVED}')""",
+            [*note_params, cycle.pk])
     with sql.no_rescans():
-        inserted = _freeze(cycle, program, claim_year, prefix, held, now, cut_off)
+        inserted = _freeze(cycle, program, claim_year, prefix, (held, held_params), now,
+                           cut_off)
     sql.analyze(T_ENT, inserted)
     stats = _cycle_totals(cycle)
     new_fen = stats["payable_fen"] - before["payable_fen"]
@@ -161,31 +171,74 @@ def build_cycle(actor: Any, *, program: Program, claim_year: int, period: str = 
                                                     **stats)
     ledger.post(cycle=cycle, kind="freeze", memo=f"{cycle.number} 冻结应发 {new_count} 人",
                 actor=actor, at=now, moves=[(A.PAYABLE, A.ALLOCATION, int(new_fen))])
+    # one event for the whole build; each case's part is its entitlement (frozen_at = the
+    # event's time), shown in the case's history by cases.timeline
+    held_now = dict(sql.fetchall(
+        f"""SELECT held_reason, COUNT(*) FROM {T_ENT}
+            WHERE cycle_id = %s AND frozen_at = %s AND status = '{EntitlementStatus.HELD}'
+            GROUP BY held_reason ORDER BY held_reason""", [cycle.pk, sql.ts(now)]))
     record(actor, "cycle.build", cycle, area_code=area.code, cycle=cycle.pk,
            amount_fen=int(new_fen), frozen=inserted, payable=int(new_count),
-           cut_off=cut_off.isoformat(), created=created)
+           held={str(k): int(v) for k, v in held_now.items()}, rechecked=rechecked,
+           cut_off=cut_off.isoformat(), created=created, at=now.isoformat())
     cycle.refresh_from_db()
     return cycle
 
 
-def _freeze(cycle: PaymentCycle, program: Program, claim_year: int, prefix: str, held: str,
-            now: Any, cut_off: date) -> int:
+def _held_reason(prefix: str, cut_off: date) -> tuple[str, list[Any]]:
+    """SQL for why the case ``c`` of subject ``p`` (area ``pa``, account ``ba``) is held
+    back in a cycle of the area ``prefix`` with this cut-off, or '' if it is payable: the
+    subject died or moved out of the county on or before the cut-off (after it, the period
+    is still due), lives outside the area, lost eligibility, has a duplicate claim waiting,
+    or has no valid account."""
+    return (
+        f"CASE WHEN p.death_date IS NOT NULL AND p.death_date <= %s THEN '{HeldReason.DIED}' "
+        f"WHEN p.moved_out_on IS NOT NULL AND p.moved_out_on <= %s THEN '{HeldReason.MOVED}' "
+        f"WHEN pa.code NOT LIKE %s THEN '{HeldReason.MOVED}' "
+        f"WHEN NOT c.eligible THEN '{HeldReason.INELIGIBLE}' "
+        # a duplicate claim of the subject waits for the county's decision (identity)
+        f"WHEN EXISTS (SELECT 1 FROM {T_CLAIM} dc WHERE dc.person_id = c.subject_id "
+        f"AND dc.status IN {CLAIM_PENDING}) "
+        f"THEN '{HeldReason.DUPLICATE}' "
+        f"WHEN ba.id IS NULL OR NOT ba.active OR ba.person_id NOT IN "
+        f"(c.subject_id, COALESCE(c.applicant_id, c.subject_id)) "
+        f"THEN '{HeldReason.NO_ACCOUNT}' ELSE '' END",
+        [sql.day(cut_off), sql.day(cut_off), prefix + "%"])
+
+
+def _held_note(reason: str, death: str, moved: str, cut_off: date) -> tuple[str, list[Any]]:
+    """SQL for the words kept with a hold, from the columns of its reason and the subject's
+    death and move dates: the date of the death or move and the cut-off it is not later
+    than (shown on the cycle page and in the case's history)."""
+    limit = f"，不晚于截止日 {cut_off.isoformat()}"
+    return (
+        f"CASE WHEN {reason} = '' THEN '' WHEN {reason} = '{HeldReason.DIED}' "
+        f"THEN '死亡日期 ' || CAST({death} AS TEXT) || '{limit}' "
+        f"WHEN {reason} = '{HeldReason.MOVED}' AND {moved} IS NOT NULL AND {moved} <= %s "
+        f"THEN '迁出日期 ' || CAST({moved} AS TEXT) || '{limit}' "
+        f"WHEN {reason} = '{HeldReason.MOVED}' THEN '户籍已不在本发放区域' ELSE '' END",
+        [sql.day(cut_off)])
+
+
+def _freeze(cycle: PaymentCycle, program: Program, claim_year: int, prefix: str,
+            held: tuple[str, list[Any]], now: Any, cut_off: date) -> int:
     """Insert the entitlements of the approved cases not frozen yet; returns how many."""
+    note = _held_note("s.reason", "s.death_date", "s.moved_out_on", cut_off)
     return sql.execute(
         f"""
         INSERT INTO {T_ENT} (cycle_id, case_id, bank_account_id,
             amount_fen, months, rule_version, case_version, inputs, subject_death_date,
-            status, held_reason, frozen_at)
+            status, held_reason, held_note, frozen_at)
         SELECT %s, s.id, s.bank_account_id, s.amount_fen, s.months,
             s.rule_version, s.version, s.explanation, s.death_date,
             CASE WHEN s.reason = '' THEN '{EntitlementStatus.PAYABLE}'
                  ELSE '{EntitlementStatus.HELD}' END,
-            s.reason, %s
+            s.reason, {note[0]}, %s
         FROM (
             SELECT c.id, c.subject_id, c.area_id, c.bank_account_id, c.amount_fen, c.months,
                 COALESCE({sql.json_text("c.explanation", "rule_version")}, '') AS rule_version,
-                c.version, c.explanation, p.death_date,
-                {held} AS reason
+                c.version, c.explanation, p.death_date, p.moved_out_on,
+                {held[0]} AS reason
             FROM {T_CASE} c
             JOIN {T_AREA} ca ON ca.id = c.area_id
             JOIN {T_PERSON} p ON p.id = c.subject_id
@@ -199,8 +252,7 @@ def _freeze(cycle: PaymentCycle, program: Program, claim_year: int, prefix: str,
         -- the indexes on the case are written from left to right
         ORDER BY s.id
         """,
-        [cycle.pk, sql.ts(now), sql.day(cut_off), prefix + "%", program.pk, claim_year,
-         prefix + "%"],
+        [cycle.pk, *note[1], sql.ts(now), *held[1], program.pk, claim_year, prefix + "%"],
     )
 
 
