@@ -339,24 +339,53 @@ def form_fields(spec: ListSpec, user: Any, values: Mapping[str, str]) -> list[di
             choices = f.choices(user)
         elif f.kind == "area":
             choices = area_choices(user)
-        out.append({"key": f.key, "label": f.label, "kind": f.kind,
-                    "value": values.get(f.key, ""), "choices": choices})
+        value = values.get(f.key, "")
+        out.append({"key": f.key, "label": f.label, "kind": f.kind, "value": value,
+                    "choices": choices, "options": options(choices, value)})
     return out
+
+
+def options(choices: Sequence[tuple[str, str]], value: str) -> str:
+    """The ``<option>`` elements of a choice (escaped; the current value selected): built
+    here in one pass, since a county's area filter has hundreds of them."""
+    from html import escape
+
+    from django.utils.safestring import mark_safe
+
+    # every value and label is escaped here
+    return mark_safe("".join(
+        f'<option value="{escape(str(v))}"{" selected" if v == value else ""}>'
+        f"{escape(str(label))}</option>" for v, label in choices))
+
+
+#: the area choices by the users' area prefixes, for a minute (areas are reference data)
+_AREA_CHOICES: dict[tuple[str, ...], tuple[float, list[tuple[str, str]]]] = {}
+AREA_CHOICES_SECONDS = 60.0
 
 
 def area_choices(user: Any) -> list[tuple[str, str]]:
     """The townships and villages in the user's areas (code, name), for an area filter."""
+    import time as _time
+
     from huimin.registry.models import Area
 
-    prefixes = area_prefixes(user)
+    prefixes = tuple(area_prefixes(user))
     if not prefixes:
         return []
+    now = _time.monotonic()
+    hit = _AREA_CHOICES.get(prefixes)
+    if hit is not None and now - hit[0] < AREA_CHOICES_SECONDS:
+        return hit[1]
     q = Q()
     for p in prefixes:
         q |= Q(code__startswith=p)
-    areas = Area.objects.filter(q, level__in=("township", "village")).order_by("code")
-    return [(a.code, ("" if a.level == "township" else "　") + a.name)
-            for a in areas.only("code", "name", "level")[:2000]]
+    areas = (Area.objects.filter(q, level__in=("township", "village")).order_by("code")
+             .values_list("code", "name", "level")[:2000])
+    got = [(code, ("" if level == "township" else "　") + name) for code, name, level in areas]
+    if len(_AREA_CHOICES) > 1000:
+        _AREA_CHOICES.clear()
+    _AREA_CHOICES[prefixes] = (now, got)
+    return got
 
 
 # -- export -----------------------------------------------------------------------------------
