@@ -142,12 +142,12 @@ def plan(users: int, seed: int) -> dict[str, Any]:
 
 # -- the server ------------------------------------------------------------------------------
 
-def server_env() -> dict[str, str]:
+def server_env(src: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"HUIMIN_DEBUG": "0", "HUIMIN_HTTPS": "0", "HUIMIN_TOTP_ROLES": "",
                 "HUIMIN_DEV_KEYS": env.get("HUIMIN_DEV_KEYS", "1"),
                 "DJANGO_SETTINGS_MODULE": "huimin.settings",
-                "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])})
+                "PYTHONPATH": os.pathsep.join([str(src), env.get("PYTHONPATH", "")])})
     return env
 
 
@@ -163,7 +163,7 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen[bytes], int, str]:
+def start_server(workers: int, src: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     port = _free_port()
     if _has("gunicorn"):
         cmd = [sys.executable, "-m", "gunicorn", "huimin.wsgi:application", "--workers",
@@ -175,7 +175,7 @@ def start_server(workers: int) -> tuple[subprocess.Popen[bytes], int, str]:
                str(workers)]
         name = (f"built-in pre-fork wsgiref server, {workers} worker processes "
                 "(gunicorn not installed)")
-    proc = subprocess.Popen(cmd, env=server_env(), cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=server_env(src), cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -355,6 +355,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--driver", choices=("auto", "threads", "locust"), default="auto")
+    parser.add_argument("--src", type=Path, default=ROOT / "src",
+                        help="the source the server runs (another checkout, to compare)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--strict", action="store_true", help="fail on any error answer")
     args = parser.parse_args()
@@ -373,7 +375,9 @@ def main() -> None:
     driver = args.driver
     if driver == "auto":
         driver = "locust" if _has("locust") else "threads"
-    proc, port, server = start_server(args.workers)
+    proc, port, server = start_server(args.workers, args.src)
+    if args.src != ROOT / "src":
+        server += f", serving the code of {args.src}"
     try:
         print(f"server: {server}; driver: "
               + ("locust (headless)" if driver == "locust"
