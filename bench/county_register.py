@@ -73,7 +73,7 @@ def build_register(persons: int, *, cases: int, seed: int = DEMO_SEED,
     from django.utils import timezone
 
     from huimin.accounts.models import User
-    from huimin.demo import _pick_villages, create_users
+    from huimin.demo import create_users, pick_focus
     from huimin.registry.actions import seal_account, seal_id
     from huimin.registry.areas import DEMO_COUNTY, load_county
     from huimin.registry.models import Area, BankAccount, Household, ParentChild, Person
@@ -121,8 +121,8 @@ def build_register(persons: int, *, cases: int, seed: int = DEMO_SEED,
                  *(seal_account(p.account)[f] for f in ("account_sealed", "account_hash",
                                                        "account_masked")),
                  True, "", now) for p in holders))
-    village_a, village_b = _pick_villages(DEMO_COUNTY)
-    create_users(village_a, village_b, county)
+    focus = pick_focus(DEMO_COUNTY)
+    create_users(focus.village_a, focus.village_b, county, focus)
     cadre = User.objects.get(username="cadre_a")
     made = _children_cases(people, pk, accounts, cadre.pk, cases, seed, today)
     return {"persons": len(people), "households": len(households), "links": len(links),
@@ -182,7 +182,7 @@ def _children_cases(people: list[Any], pk: dict[int, int], accounts: dict[int, i
                      accounts[payer.key], pk_area(child.village), today.year,
                      State.SUBMITTED if waiting else State.APPROVED, True, ent.months,
                      ent.amount_fen, ent.to_dict(), {}, chain,
-                     str(chain[0]["level"]) if waiting else "",
+                     str(chain[0]["level"] if waiting else chain[-1]["level"]),
                      str(chain[0]["role"]) if waiting else "", "", today if waiting else None,
                      "", 1, cadre_id, now, now))
     with transaction.atomic():

@@ -17,7 +17,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 from ninja.security import django_auth
 
-from huimin.api_params import Error
+from huimin.api_params import NEXT_HEADERS, Error
 from huimin.cases.api import router as cases_router
 from huimin.errors import ActionError, FileRejected
 from huimin.payments.api import router as payments_router
@@ -46,6 +46,8 @@ class HuiminAPI(NinjaAPI):
         ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for ops in schema["paths"].values():
             for op in ops.values():
+                if any(p.get("name") == "after" for p in op.get("parameters", ())):
+                    op["responses"].get(200, {}).setdefault("headers", NEXT_HEADERS)
                 for code in ERROR_ANSWERS:
                     op["responses"].setdefault(code, {"description": ERROR_ANSWERS[code], **ref})
         return schema

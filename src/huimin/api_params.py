@@ -2,6 +2,11 @@
 
 Every router takes its list parameters from here, so the bounds are the same everywhere and
 appear in the OpenAPI document; a value outside them is answered 422 naming the parameter.
+
+Every list pages by key: :func:`keyset_page` answers a page in the list's own order and,
+when more rows follow, the cursor of its last row in the ``X-Next-After`` header (and a
+``Link: <…>; rel="next"``); the client sends it back as ``after``. A deep page is then an
+index range, where a large ``offset`` makes the database count through every skipped row.
 """
 
 from __future__ import annotations
@@ -29,11 +34,49 @@ Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Version = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
+After = Annotated[str, Field(
+    max_length=400, pattern=r"^[A-Za-z0-9_-]*$",
+    description="翻页位置：上一页响应头 X-Next-After 的值（按本列表的排序键和 id），"
+                "取其后的记录；按 id 排序的列表即上一页最后一条的 id。翻深页用它而不是 offset")]
+
+#: the response headers of a list page, in the OpenAPI document of every list
+NEXT_HEADERS = {
+    "X-Next-After": {"description": "下一页的 after 值；最后一页没有此头",
+                     "schema": {"type": "string"}},
+    "Link": {"description": '下一页的地址（rel="next"）；最后一页没有此头',
+             "schema": {"type": "string"}},
+}
+
+
 class Page(Schema):
-    """``?limit=&offset=`` on every list."""
+    """``?limit=&offset=&after=`` on every list."""
 
     limit: Limit = 50
     offset: Offset = 0
+    after: After = ""
+
+
+def keyset_page(request: Any, response: Any, qs: Any, page: Page) -> list[Any]:
+    """The page of ``qs`` (in its own order, ending with the id) that ``page`` asks for;
+    sets ``X-Next-After`` and ``Link`` on ``response`` when more rows follow. A cursor that
+    does not fit this list is answered 422 naming ``after``, as a malformed one is."""
+    from ninja.errors import ValidationError
+
+    from huimin.keyset import BadCursor
+    from huimin.keyset import page as by_key
+
+    try:
+        rows, nxt = by_key(qs, page.after, limit=page.limit, offset=page.offset)
+    except BadCursor as exc:
+        raise ValidationError([{"loc": ("query", "after"), "type": "cursor",
+                                "msg": exc.message.split("：", 1)[1]}]) from None
+    if nxt:
+        query = request.GET.copy()
+        query["after"] = nxt
+        query.pop("offset", None)
+        response["X-Next-After"] = nxt
+        response["Link"] = f'<{request.path}?{query.urlencode()}>; rel="next"'
+    return rows
 
 
 class FieldError(Schema):

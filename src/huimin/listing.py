@@ -10,10 +10,12 @@ is dropped, and its Chinese message — naming the field and the reason — is s
 list (status 400).
 
 Pages: a count is exact up to :data:`COUNT_LIMIT` rows and "more than" beyond it (a
-``COUNT(*)`` over a limited subquery, never a full count over a million rows); a page is the
-primary keys of its rows at an offset (read from the list's index) and then those rows, so
-a deep page does not fetch the columns of every row it skips. Pages go as deep as the
-counted rows; past that the user is asked to narrow the filters.
+``COUNT(*)`` over a limited subquery, never a full count over a million rows), with the
+planner's estimate of the whole on PostgreSQL ("超过 10,000 条（约 98 万条）"). A page is the
+primary keys of its rows and then those rows, so a page does not fetch the columns of every
+row it skips. "下一页" goes by key (``after=``, :mod:`huimin.keyset`: the rows after the last
+one shown, in the list's order, an index range however deep); a page number (``page=``, the
+jump form) is an offset and goes as deep as the counted rows.
 
 Exports are masked by default (the columns a list shows); an unmasked export (full
 identity numbers) is only for the roles a list names, and each export is an audit event
@@ -34,6 +36,7 @@ from urllib.parse import urlencode
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from huimin import keyset
 from huimin.accounts.access import area_prefixes, in_user_area
 
 COUNT_LIMIT = 10_000
@@ -114,7 +117,10 @@ class Listing:
     number: int = 1
     count: int = 0
     capped: bool = False  # more rows than counted
+    estimate: int | None = None  # the planner's estimate of all rows, when capped
     fields: list[dict[str, Any]] = field(default_factory=list)
+    more: bool = False  # rows follow this page
+    next_after: str = ""  # the cursor of the next page
 
     @property
     def has_search(self) -> bool:
@@ -127,15 +133,25 @@ class Listing:
 
     @property
     def has_previous(self) -> bool:
-        return self.number > 1
+        """(Past the counted pages the way back is the first page.)"""
+        return 1 < self.number <= self.num_pages + 1
 
     @property
     def has_next(self) -> bool:
-        return self.number < self.num_pages
+        return self.more
 
     @property
     def count_label(self) -> str:
-        return f"超过 {COUNT_LIMIT}" if self.capped else str(self.count)
+        if not self.capped:
+            return f"{self.count:,}"
+        about = f"（约 {_about(self.estimate)}）" if self.estimate else ""
+        return f"超过 {COUNT_LIMIT:,}{about}"
+
+    @property
+    def page_label(self) -> str:
+        if self.capped:
+            return f"第 {self.number:,} 页"
+        return f"第 {self.number:,}/{self.num_pages:,} 页"
 
     def query(self, **changes: object) -> str:
         """The list's URL query (its parameters, changed), for links and the page jump."""
@@ -144,16 +160,45 @@ class Listing:
 
     @property
     def previous_query(self) -> str:
-        return self.query(page=self.number - 1)
+        return self.query(page=self.number - 1, after="")
+
+    @property
+    def first_query(self) -> str:
+        return self.query(page="", after="")
 
     @property
     def next_query(self) -> str:
-        return self.query(page=self.number + 1)
+        return self.query(page="", after=self.next_after)
 
     @property
     def hidden(self) -> list[tuple[str, str]]:
         """The current parameters (without the page) as hidden fields of another form."""
-        return [(k, v) for k, v in self.values.items() if v and k != "page"]
+        return [(k, v) for k, v in self.values.items() if v and k not in ("page", "after")]
+
+
+def _about(n: int | None) -> str:
+    n = n or 0
+    if n >= 100_000_000:
+        return f"{n / 100_000_000:.1f} 亿"
+    if n >= 10_000:
+        return f"{round(n / 10_000):,} 万"
+    return f"{n:,}"
+
+
+def estimate(qs: QuerySet[Any]) -> int | None:
+    """The planner's estimate of the rows of ``qs`` (PostgreSQL; None elsewhere or if the
+    plan cannot be read): no row is counted."""
+    import json
+
+    from django.db import connections
+
+    if connections[qs.db].vendor != "postgresql":
+        return None
+    try:
+        plan = json.loads(qs.order_by().explain(format="json"))
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def _day(label: str, raw: str) -> date:
@@ -242,19 +287,43 @@ def run(spec: ListSpec, user: Any, qs: QuerySet[Any], params: Mapping[str, Any])
     counted = qs.order_by()[:COUNT_LIMIT + 1].count()
     listing = Listing(spec, [], values, errors, count=min(counted, COUNT_LIMIT),
                       capped=counted > COUNT_LIMIT)
-    try:
-        number = _page_number(params.get("page"))
-        if number > listing.num_pages:
-            more = "；更多记录请增加筛选条件缩小范围" if listing.capped else ""
-            raise ParamError(f"页码：共 {listing.num_pages} 页，没有第 {number} 页{more}")
-    except ParamError as exc:
-        errors.append(exc.message)
-        number = 1
+    if listing.capped:
+        listing.estimate = estimate(qs)
+    order = keyset.order_of(qs)
+    keyed = keyset.ordered(qs, order)
+    cursor = str(params.get("after", "")).strip()
+    number = 1
+    start = 0
+    if cursor:
+        try:
+            key, n = keyset.decode(qs.model, order, cursor, label="翻页位置")
+            keyed = keyset.after(keyed, order, key)
+            number = n or 1
+            values["after"] = cursor
+        except keyset.BadCursor as exc:
+            errors.append(exc.message)
+            cursor = ""
+    if not cursor:
+        try:
+            number = _page_number(params.get("page"))
+            if number > listing.num_pages:
+                more = ("；更多记录请用「下一页」逐页查看，或增加筛选条件缩小范围"
+                        if listing.capped else "")
+                raise ParamError(f"页码：共 {listing.num_pages} 页，没有第 {number} 页{more}")
+        except ParamError as exc:
+            errors.append(exc.message)
+            number = 1
+        start = (number - 1) * spec.per_page
     listing.number = number
-    if number > 1:
+    if number > 1 and not cursor:
         values["page"] = str(number)
-    start = (number - 1) * spec.per_page
-    ids = list(qs.values_list("pk", flat=True)[start:start + spec.per_page])
+    paths = [p for p, _ in order]
+    keys = list(keyed.values_list("pk", *paths)[start:start + spec.per_page + 1])
+    listing.more = len(keys) > spec.per_page
+    keys = keys[:spec.per_page]
+    if listing.more:
+        listing.next_after = keyset.encode(order, list(keys[-1][1:]), page=number + 1)
+    ids = [k[0] for k in keys]
     by_pk = {o.pk: o for o in qs.filter(pk__in=ids)}
     listing.rows = [by_pk[i] for i in ids if i in by_pk]
     listing.fields = form_fields(spec, user, values)
@@ -270,24 +339,53 @@ def form_fields(spec: ListSpec, user: Any, values: Mapping[str, str]) -> list[di
             choices = f.choices(user)
         elif f.kind == "area":
             choices = area_choices(user)
-        out.append({"key": f.key, "label": f.label, "kind": f.kind,
-                    "value": values.get(f.key, ""), "choices": choices})
+        value = values.get(f.key, "")
+        out.append({"key": f.key, "label": f.label, "kind": f.kind, "value": value,
+                    "choices": choices, "options": options(choices, value)})
     return out
+
+
+def options(choices: Sequence[tuple[str, str]], value: str) -> str:
+    """The ``<option>`` elements of a choice (escaped; the current value selected): built
+    here in one pass, since a county's area filter has hundreds of them."""
+    from html import escape
+
+    from django.utils.safestring import mark_safe
+
+    # every value and label is escaped here
+    return mark_safe("".join(
+        f'<option value="{escape(str(v))}"{" selected" if v == value else ""}>'
+        f"{escape(str(label))}</option>" for v, label in choices))
+
+
+#: the area choices by the users' area prefixes, for a minute (areas are reference data)
+_AREA_CHOICES: dict[tuple[str, ...], tuple[float, list[tuple[str, str]]]] = {}
+AREA_CHOICES_SECONDS = 60.0
 
 
 def area_choices(user: Any) -> list[tuple[str, str]]:
     """The townships and villages in the user's areas (code, name), for an area filter."""
+    import time as _time
+
     from huimin.registry.models import Area
 
-    prefixes = area_prefixes(user)
+    prefixes = tuple(area_prefixes(user))
     if not prefixes:
         return []
+    now = _time.monotonic()
+    hit = _AREA_CHOICES.get(prefixes)
+    if hit is not None and now - hit[0] < AREA_CHOICES_SECONDS:
+        return hit[1]
     q = Q()
     for p in prefixes:
         q |= Q(code__startswith=p)
-    areas = Area.objects.filter(q, level__in=("township", "village")).order_by("code")
-    return [(a.code, ("" if a.level == "township" else "　") + a.name)
-            for a in areas.only("code", "name", "level")[:2000]]
+    areas = (Area.objects.filter(q, level__in=("township", "village")).order_by("code")
+             .values_list("code", "name", "level")[:2000])
+    got = [(code, ("" if level == "township" else "　") + name) for code, name, level in areas]
+    if len(_AREA_CHOICES) > 1000:
+        _AREA_CHOICES.clear()
+    _AREA_CHOICES[prefixes] = (now, got)
+    return got
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -331,7 +429,7 @@ def _cell(value: object) -> object:
 
 
 def filters_for_log(values: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in values.items() if v and k != "page"}
+    return {k: v for k, v in values.items() if v and k not in ("page", "after")}
 
 
 def export_response(request: Any, spec: ListSpec, qs: QuerySet[Any], *,

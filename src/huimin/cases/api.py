@@ -5,14 +5,24 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from huimin.accounts.access import cases_for, get_case_for_user, get_person_for_user, require_role
 from huimin.accounts.models import Role
-from huimin.api_params import ClaimYear, Code, Day, Id, Page, Version, line, note
+from huimin.api_params import (
+    ClaimYear,
+    Code,
+    Day,
+    Id,
+    Page,
+    Version,
+    keyset_page,
+    line,
+    note,
+)
 from huimin.cases import actions as case_actions
 from huimin.cases.models import Case, CaseDocument, Level, Notice, Objection, ObjectionStatus
 from huimin.cases.notice_views import get_notice_for_user, notices_for
@@ -76,6 +86,10 @@ class CaseOut(Schema):
     criteria: list[CriterionOut]
 
 
+#: the JSON a case list does not answer (the explanation gives breakdown and criteria)
+CASE_LIST_DEFER = ("facts",)
+
+
 def _case(c: Case) -> CaseOut:
     return CaseOut(
         id=c.pk, number=c.number, program=c.program.code, subject_id=c.subject_id,
@@ -91,20 +105,16 @@ def _case(c: Case) -> CaseOut:
 
 
 @router.get("/cases", response=list[CaseOut])
-def list_cases(request: HttpRequest, page: Query[Page], state: State | None = None,
-               program: Code = "", after: Annotated[int, Field(
-                   ge=0, le=2**63 - 1, description="只列出编号大于此值的案件（上一页最后一条的 "
-                   "id；翻深页用它而不是 offset）")] = 0) -> list[CaseOut]:
+def list_cases(request: HttpRequest, response: HttpResponse, page: Query[Page],
+               state: State | None = None, program: Code = "") -> list[CaseOut]:
     """Cases in the caller's scope by id. Deep pages: pass the last id seen as ``after``
     (an index range), not a large ``offset`` (which the database must count through)."""
-    qs = cases_for(request.user).select_related("program").order_by("id")
-    if after:
-        qs = qs.filter(pk__gt=after)
+    qs = cases_for(request.user).select_related("program").defer(*CASE_LIST_DEFER)
     if state:
         qs = qs.filter(state=state)
     if program:
         qs = qs.filter(program__code=program)
-    return [_case(c) for c in qs[page.offset: page.offset + page.limit]]
+    return [_case(c) for c in keyset_page(request, response, qs.order_by("id"), page)]
 
 
 @router.post("/cases", response={201: CaseOut})
@@ -244,11 +254,12 @@ class WorkItemOut(Schema):
 
 
 @router.get("/worklist", response=list[WorkItemOut])
-def my_worklist(request: HttpRequest, page: Query[Page]) -> list[WorkItemOut]:
+def my_worklist(request: HttpRequest, response: HttpResponse,
+                page: Query[Page]) -> list[WorkItemOut]:
     """What waits for the caller, oldest first, with deadline warnings."""
     today = case_actions.local_today()
     out = []
-    for c in waiting(request.user, today)[page.offset: page.offset + page.limit]:
+    for c in keyset_page(request, response, waiting(request.user, today), page):
         d = deadline(c, today)
         out.append(WorkItemOut(case=_case(c), deadline_status=d.status, deadline_text=d.text))
     return out
@@ -294,10 +305,10 @@ def _notice(n: Notice, entries: bool = True) -> NoticeOut:
 
 
 @router.get("/notices", response=list[NoticeOut])
-def list_notices(request: HttpRequest, page: Query[Page]) -> list[NoticeOut]:
-    qs = notices_for(request.user).order_by("-start_on", "-id")[page.offset:
-                                                                  page.offset + page.limit]
-    return [_notice(n, entries=False) for n in qs]
+def list_notices(request: HttpRequest, response: HttpResponse,
+                 page: Query[Page]) -> list[NoticeOut]:
+    qs = notices_for(request.user).order_by("-start_on", "-id")
+    return [_notice(n, entries=False) for n in keyset_page(request, response, qs, page)]
 
 
 @router.post("/notices", response={201: NoticeOut})

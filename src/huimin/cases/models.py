@@ -59,9 +59,11 @@ class Case(models.Model):
         # each row in place on its page (heap-only tuples) instead of touching every index;
         # the table keeps room on each page for that (fillfactor, migration 0004).
         # The case list and /api/cases filter by area and sort by acceptance time: one index
-        # serves both (a township's list walks its own area's entries, newest first).
+        # serves both (a township's list walks its own area's entries, newest first); a
+        # county's list covers every area, and walks (created_at, id) from its newest end.
         indexes = [models.Index(fields=["program", "claim_year"], name="case_program_year"),
-                   models.Index(fields=["area", "created_at", "id"], name="case_area_created")]
+                   models.Index(fields=["area", "created_at", "id"], name="case_area_created"),
+                   models.Index(fields=["created_at", "id"], name="case_created")]
 
     def __str__(self) -> str:
         return f"案件 {self.pk}"

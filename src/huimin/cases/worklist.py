@@ -65,7 +65,8 @@ class Worklist:
 
 def worklist(user: Any, today: date, limit: int = 50) -> Worklist:
     qs = waiting(user, today)
-    items = [Item(c, deadline(c, today)) for c in qs[:limit]]
+    # the explanation and the facts (JSON, most of a case row) are not shown in the list
+    items = [Item(c, deadline(c, today)) for c in qs.defer("explanation", "facts")[:limit]]
     role = getattr(user, "role", "")
     level = LEVEL_OF_ROLE.get(role)
     cases = cases_for(user)

@@ -12,7 +12,7 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from huimin.accounts.access import batches_for, get_batch_for_user, require_role
-from huimin.api_params import ClaimYear, Code, Day, Id, Page, line, note
+from huimin.api_params import ClaimYear, Code, Day, Id, Page, keyset_page, line, note
 from huimin.errors import ActionError, Conflict
 from huimin.lib.sheets import read_upload
 from huimin.payments import actions as pay_actions
@@ -62,8 +62,11 @@ def _cycle(c: PaymentCycle) -> CycleOut:
 
 
 @router.get("/cycles", response=list[CycleOut])
-def list_cycles(request: HttpRequest, page: Query[Page]) -> list[CycleOut]:
-    return [_cycle(c) for c in cycles_for(request.user)[page.offset: page.offset + page.limit]]
+def list_cycles(request: HttpRequest, response: HttpResponse,
+                page: Query[Page]) -> list[CycleOut]:
+    """Cycles in the caller's areas, newest claim year first (``after``: the next page)."""
+    qs = cycles_for(request.user).order_by("-claim_year", "-id")
+    return [_cycle(c) for c in keyset_page(request, response, qs, page)]
 
 
 @router.post("/cycles", response={201: CycleOut})
@@ -143,8 +146,11 @@ def _batch(b: PaymentBatch) -> BatchOut:
 
 
 @router.get("/batches", response=list[BatchOut])
-def list_batches(request: HttpRequest, page: Query[Page]) -> list[BatchOut]:
-    return [_batch(b) for b in batches_for(request.user)[page.offset: page.offset + page.limit]]
+def list_batches(request: HttpRequest, response: HttpResponse,
+                 page: Query[Page]) -> list[BatchOut]:
+    """Batches in the caller's areas, newest first (``after``: the next page)."""
+    qs = batches_for(request.user).order_by("-created_at", "-id")
+    return [_batch(b) for b in keyset_page(request, response, qs, page)]
 
 
 @router.post("/batches", response={201: BatchOut})
@@ -290,13 +296,13 @@ def _recovery_out(rec: Any) -> RecoveryOut:
 
 
 @router.get("/recoveries", response=list[RecoveryOut])
-def list_recoveries(request: HttpRequest, page: Query[Page]) -> list[RecoveryOut]:
+def list_recoveries(request: HttpRequest, response: HttpResponse,
+                    page: Query[Page]) -> list[RecoveryOut]:
     from huimin.audit.events import record_reads
     from huimin.payments.recoveries import READERS, recoveries_for
 
     require_role(request.user, READERS)
-    recs = list(recoveries_for(request.user).order_by("id")
-                [page.offset: page.offset + page.limit])
+    recs = keyset_page(request, response, recoveries_for(request.user).order_by("id"), page)
     record_reads(request.user, "recovery.list", [r.case.subject for r in recs], via="api")
     return [_recovery_out(r) for r in recs]
 

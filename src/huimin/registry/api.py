@@ -13,13 +13,13 @@ import binascii
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from huimin.accounts.access import get_household_for_user, get_person_for_user, require_role
-from huimin.api_params import Id, Page, line, note
+from huimin.api_params import Id, Page, keyset_page, line, note
 from huimin.audit.events import actor_area_code, record, record_reads, record_view
 from huimin.errors import ActionError
 from huimin.lib.masking import age_label, age_parts
@@ -27,7 +27,6 @@ from huimin.registry import changes, search
 from huimin.registry.models import ChangeKind, ChangeRequest
 
 router = Router(tags=["registry"])
-MAX_LIMIT = 500
 
 
 class PersonOut(Schema):
@@ -57,16 +56,17 @@ def person_out(p: object) -> PersonOut:
 
 
 @router.get("/persons", response=list[PersonOut])
-def list_persons(request: HttpRequest, page: Query[Page], q: str = "") -> list[PersonOut]:
-    """Persons in the caller's areas, by name (``q``); an identity number in ``q`` is
-    refused with 400: search it with ``POST /api/persons/search``."""
-    limit, offset = page.limit, page.offset
+def list_persons(request: HttpRequest, response: HttpResponse, page: Query[Page],
+                 q: str = "") -> list[PersonOut]:
+    """Persons in the caller's areas by id, by name (``q``); an identity number in ``q`` is
+    refused with 400: search it with ``POST /api/persons/search``. Deep pages: ``after``."""
+    offset = page.offset
     q = q.strip()
     if search.looks_like_id(q):
         raise ActionError("q：身份证号码不能放在网址中，请用 POST /api/persons/search"
                           "（号码放在请求体的 id_number 中）查询")
-    qs = search.by_name(request.user, q).order_by("id")
-    persons = list(qs[offset: offset + min(limit, MAX_LIMIT)])
+    qs = search.by_name(request.user, q).select_related("area").order_by("id")
+    persons = keyset_page(request, response, qs, page)
     if q:
         record(request.user, "person.search", request.user,
                area_code=actor_area_code(request.user), by="name", q=q, found=len(persons),
@@ -219,7 +219,7 @@ def submit_change(request: HttpRequest, payload: ChangeIn) -> Status[ChangeOut]:
 
 
 @router.get("/registry/changes", response=list[ChangeOut])
-def list_changes(request: HttpRequest, page: Query[Page],
+def list_changes(request: HttpRequest, response: HttpResponse, page: Query[Page],
                  status: ChangeFilter = "pending") -> list[ChangeOut]:
     """Change requests in the caller's areas; ``pending`` (the default): those the caller may
     confirm (their role's level, not their own)."""
@@ -227,7 +227,7 @@ def list_changes(request: HttpRequest, page: Query[Page],
           else changes.changes_for(request.user))
     if status not in ("pending", "all"):
         qs = qs.filter(status=status)
-    return [change_out(r) for r in qs[page.offset: page.offset + min(page.limit, MAX_LIMIT)]]
+    return [change_out(r) for r in keyset_page(request, response, qs, page)]
 
 
 @router.get("/registry/changes/{change_id}", response=ChangeOut)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.security import HttpBearer
 
 from huimin.accounts.access import require_role
-from huimin.api_params import Id, Page
+from huimin.api_params import Id, Page, keyset_page
 from huimin.api_params import note as note_text
 from huimin.audit.events import record_reads
 from huimin.verification import apply, formats, ingest, tokens
@@ -104,11 +104,12 @@ def post_events(request: HttpRequest, payload: FeedEventsIn) -> FeedSummaryOut:
 
 
 @router.get("/feeds/files", response=list[FeedFileOut])
-def list_files(request: HttpRequest, page: Query[Page]) -> list[FeedFileOut]:
+def list_files(request: HttpRequest, response: HttpResponse,
+               page: Query[Page]) -> list[FeedFileOut]:
     from huimin.verification.views import files_for
 
-    qs = files_for(request.user).order_by("-received_at", "-id")[page.offset:
-                                                                 page.offset + page.limit]
+    qs = keyset_page(request, response, files_for(request.user).order_by("-received_at", "-id"),
+                     page)
     return [FeedFileOut(id=f.pk, kind=f.kind, source=f.source, name=f.name,
                     received_at=f.received_at, rows_read=f.rows_read, matched=f.matched,
                     unmatched=f.unmatched, quarantined=f.quarantined, duplicates=f.duplicates,
@@ -116,12 +117,12 @@ def list_files(request: HttpRequest, page: Query[Page]) -> list[FeedFileOut]:
 
 
 @router.get("/feeds/effects", response=list[FeedEffectOut])
-def list_effects(request: HttpRequest, page: Query[Page],
+def list_effects(request: HttpRequest, response: HttpResponse, page: Query[Page],
                  status: EffectStatus | None = None) -> list[FeedEffectOut]:
     qs = apply.effects_for(request.user).order_by("id")
     if status is not None:
         qs = qs.filter(status=status)
-    rows = list(qs[page.offset: page.offset + page.limit])
+    rows = keyset_page(request, response, qs, page)
     record_reads(request.user, "person.list", [e.person for e in rows], via="api_feeds")
     return [effect_out(e) for e in rows]
 
