@@ -34,6 +34,9 @@ DEV_KEYS = env_bool("HUIMIN_DEV_KEYS", False)
 SECRET_KEY = env("HUIMIN_SECRET_KEY", DEV_SECRET_KEY)
 # Master secret for identity and account numbers at rest (AES-GCM + keyed hash).
 DATA_KEY = env("HUIMIN_DATA_KEY", DEV_DATA_KEY)
+# The province's key for the pseudonyms of registry snapshots (`huimin rules snapshot`,
+# docs/scale-out.md): one for all its counties, kept apart from the data key. No default.
+SNAPSHOT_KEY = env("HUIMIN_SNAPSHOT_KEY", "")
 ALLOWED_HOSTS = [h for h in env("HUIMIN_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env("HUIMIN_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 

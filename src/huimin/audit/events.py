@@ -40,6 +40,7 @@ ACTION_LABELS = {
     "batch.import_return": "导入银行回盘",
     "batch.release": "审批放行发放批次",
     "programs.whatif": "政策测算",
+    "registry.snapshot": "导出县登记快照（供规则计算）",
     "batch.recheck": "整批复核后重新发放",
     "cycle.build": "冻结发放周期应发名单",
     "case.approve": "审核通过",
