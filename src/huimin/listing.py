@@ -287,8 +287,9 @@ def run(spec: ListSpec, user: Any, qs: QuerySet[Any], params: Mapping[str, Any])
     counted = qs.order_by()[:COUNT_LIMIT + 1].count()
     listing = Listing(spec, [], values, errors, count=min(counted, COUNT_LIMIT),
                       capped=counted > COUNT_LIMIT)
-    if listing.capped:
-        listing.estimate = estimate(qs)
+    if listing.capped:  # an estimate below the rows already counted is not shown
+        about = estimate(qs)
+        listing.estimate = about if about is not None and about > COUNT_LIMIT else None
     order = keyset.order_of(qs)
     keyed = keyset.ordered(qs, order)
     cursor = str(params.get("after", "")).strip()

@@ -98,7 +98,7 @@ def test_walk_through_the_web_ui(personas: Personas, family_a: Family) -> None:
     assert "已发放" in cadre.get(reverse("cases:detail", args=[case.pk])).content.decode()
     actions = [e.action for e in case_entries({case.pk: case}, {})]
     assert actions == ["case.submit", "case.township_review", "case.county_confirm",
-                       "case.add_to_batch", "case.paid"]
+                       "case.freeze", "case.add_to_batch", "case.paid"]
     # the auditor finds the batch and the return by the case, and by the person
     auditor = login(personas.auditor)
 
