@@ -98,7 +98,10 @@ def test_pages_count_up_to_the_limit_and_jump(personas: Personas, monkeypatch: A
     small = listing.ListSpec(**{**lists.PERSONS.__dict__, "per_page": 2})
     got = listing.run(small, personas.cadre_a, persons_for(personas.cadre_a), {"page": "3"})
     assert (got.capped, got.count, got.num_pages, got.number) == (True, 5, 3, 3)
-    assert got.count_label == "超过 5" and len(got.rows) == 2 and not got.errors
+    # on PostgreSQL the planner's estimate may follow, and only when above the rows counted
+    about = re.fullmatch(r"超过 5(?:（约 (\d+)）)?", got.count_label)
+    assert about is not None and (about.group(1) is None or int(about.group(1)) > 5)
+    assert len(got.rows) == 2 and not got.errors
     assert "page=2" in got.previous_query and got.has_previous
     # past the counted rows the next page goes by key (the 9 persons are all reachable)
     assert got.has_next and "after=" in got.next_query and "page=" not in got.next_query
