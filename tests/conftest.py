@@ -88,6 +88,27 @@ def pytest_configure(config: Any) -> None:
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.SECURE_HSTS_SECONDS = 0
+    _sqlite_test_database_in_a_file(settings.DATABASES["default"])
+
+
+def _sqlite_test_database_in_a_file(db: dict[str, Any]) -> None:
+    """SQLite's test database is a file (in memory-backed /dev/shm where there is one), as in
+    production, not Django's shared in-memory database: that one makes the live server's
+    thread use the test thread's very connection, so a request still running when a browser
+    test ends (a page's poll, a late fetch) interleaves its transaction with the next test's
+    set-up and leaves the connection broken for every later test of the worker. pytest-django
+    appends each xdist worker's suffix to the name; Django deletes the file afterwards."""
+    if db["ENGINE"] != "django.db.backends.sqlite3" or db.get("TEST", {}).get("NAME"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    where = tempfile.mkdtemp(prefix="huimin-test-",
+                             dir=str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None)
+    atexit.register(shutil.rmtree, where, True)
+    db.setdefault("TEST", {})["NAME"] = str(Path(where) / "test.sqlite3")
 
 
 def _judge_skip(report: Any) -> None:

@@ -274,6 +274,27 @@ def test_a_new_record_is_scored_against_the_register_when_it_commits(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_records_of_a_rolled_back_transaction_are_not_scored_with_the_next(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registration rolled back leaves nothing waiting: the next commit scores only its
+    own records against the register (the child scheduled in the rolled-back transaction,
+    left waiting, would count as new and never be compared with its duplicate)."""
+    from django.db import transaction
+
+    from huimin.identity import hooks
+    from tests.conftest import make_family, make_personas
+
+    personas = make_personas()
+    fam = make_family(personas.cadre_a, VILLAGE_A, date(2023, 12, 10))
+    monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "1")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        hooks.schedule([fam.child.pk])
+        raise RuntimeError("rolled back")
+    dup = duplicate_of(personas.cadre_a, fam.child, name="林晓宝")
+    assert CandidatePair.objects.filter(person_a=fam.child, person_b=dup).exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_imported_record_is_scored_against_the_register_when_the_import_commits(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The importer inserts in bulk (no ``post_save``): it schedules the scoring itself."""

@@ -32,16 +32,38 @@ def _schedule(pk: int) -> None:
     schedule([pk])
 
 
+class _Batch:
+    """The records one transaction registered or changed, scored once after it commits."""
+
+    def __init__(self) -> None:
+        self.pks: set[int] = set()
+
+    def __call__(self) -> None:
+        if getattr(_pending, "batch", None) is self:
+            _pending.batch = None
+        if self.pks:
+            from huimin.identity.runs import run_new_records
+
+            run_new_records(sorted(self.pks))
+
+
 def schedule(new_pks: list[int]) -> None:
     """Score these records after the transaction commits (an import's bulk insert sends no
-    ``post_save``, so the importer calls this itself); nothing while scoring is off."""
+    ``post_save``, so the importer calls this itself); nothing while scoring is off.
+
+    The records of one transaction are scored together. A transaction rolled back drops its
+    batch with its commit callbacks, so its records never join the next transaction's (they
+    would be scored as new among themselves instead of against the register)."""
     if not enabled() or not new_pks:
         return
-    pks: set[int] | None = getattr(_pending, "pks", None)
-    if pks is None:
-        pks = _pending.pks = set()
-    pks.update(new_pks)
-    transaction.on_commit(flush)
+    batch: _Batch | None = getattr(_pending, "batch", None)
+    waiting = transaction.get_connection().run_on_commit
+    if batch is not None and any(item[1] is batch for item in waiting):
+        batch.pks.update(new_pks)
+        return
+    batch = _pending.batch = _Batch()
+    batch.pks.update(new_pks)
+    transaction.on_commit(batch)  # at once outside a transaction
 
 
 def _created(sender: Any, instance: Any, created: bool, raw: bool = False, **_: Any) -> None:
@@ -55,13 +77,3 @@ def _changed(sender: Any, person: Any, actor: Any = None, **_: Any) -> None:
     clear_stale(actor, [person])
     if enabled():
         _schedule(person.pk)
-
-
-def flush() -> None:
-    """Score the records scheduled by the committed transaction(s) against their counties."""
-    pks: set[int] | None = getattr(_pending, "pks", None)
-    _pending.pks = None
-    if pks:
-        from huimin.identity.runs import run_new_records
-
-        run_new_records(sorted(pks))
