@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -93,3 +94,74 @@ def test_wrong_role_outsider_and_bad_records(personas: Personas) -> None:
     assert person.area.code == VILLAGE_A and person.moved_out_on is not None
     assert not AuditEvent.objects.filter(action="handover.import").exists()
     assert Person.objects.filter(area__code=VILLAGE_C).count() == 0
+
+
+def test_the_excel_record_round_trips_into_the_receiving_county(personas: Personas) -> None:
+    """The receiving office may get the XLSX the other county downloaded: it imports the
+    same as the JSON record, cases included."""
+    person, _ = record_for(personas)
+    record = Handover.objects.get(person=person)
+    f = io.BytesIO(handover.as_xlsx(record))
+    f.name = "移交.xlsx"
+    c = Client()
+    assert c.login(username="cadre_c", password=PASSWORD)
+    r = c.post(reverse("registry:handover_import"), {"file": f})
+    assert r.status_code == 302, r.content.decode()
+    person.refresh_from_db()
+    assert person.area.code == VILLAGE_C and person.moved_out_on is None
+    from_json = handover.payload(record)
+    ev = AuditEvent.objects.get(action="handover.import")
+    assert ev.data["number"] == record.number
+    assert [c["program"] for c in ev.data["cases"]] == [c["program"] for c in from_json["cases"]]
+    assert ev.data["cases"][0]["amount_fen"] == from_json["cases"][0]["amount_fen"]
+    assert "请按本县规定重新受理" in c.get(r["Location"]).content.decode()
+
+
+def _edited(record: Handover, edit: Any) -> bytes:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(handover.as_xlsx(record)))
+    edit(wb)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_a_spoilt_excel_record_is_refused_naming_its_sheet_row_and_cell(
+        personas: Personas) -> None:
+    person, _ = record_for(personas)
+    record = Handover.objects.get(person=person)
+
+    def id_as_number(wb: Any) -> None:
+        ws = wb["人员"]
+        row = next(r for r in ws.iter_rows() if r[0].value == "身份证号码")
+        row[1].value = float(person.id_number)  # as Excel keeps a number typed in
+
+    def no_cases_sheet(wb: Any) -> None:
+        del wb["移交案件"]
+
+    def bad_year(wb: Any) -> None:
+        wb["移交案件"]["D2"].value = "二〇二六"
+
+    def no_format(wb: Any) -> None:
+        ws = wb["人员"]
+        ws.delete_rows(next(r[0].row for r in ws.iter_rows() if r[0].value == "格式"))
+
+    cases = [(id_as_number, "人员 第 7 行「身份证号码」：看起来被 Excel"),
+             (no_cases_sheet, "移交案件：第 1 行应为表头"),
+             (bad_year, "移交案件 第 2 行「申领年度」：应为整数"),
+             (no_format, "人员：缺少「格式」行")]
+    for edit, message in cases:
+        f = io.BytesIO(_edited(record, edit))
+        f.name = "移交.xlsx"
+        c = Client()
+        assert c.login(username="cadre_c", password=PASSWORD)
+        r = c.post(reverse("registry:handover_import"), {"file": f})
+        assert r.status_code == 400 and message in r.content.decode(), (
+            message, re.findall(r"role=\"status\">([^<]*)", r.content.decode()))
+    bomb = b"PK\x03\x04" + b"\x00" * 100
+    r = upload("cadre_c", bomb)
+    assert r.status_code == 400 and "不是有效的 Excel" in r.content.decode()
+    person.refresh_from_db()
+    assert person.area.code == VILLAGE_A and person.moved_out_on is not None
+    assert not AuditEvent.objects.filter(action="handover.import").exists()

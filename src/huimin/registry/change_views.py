@@ -229,14 +229,14 @@ def handover_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def handover_import(request: HttpRequest) -> HttpResponse:
-    """迁入登记: register a person handed over by another county from its JSON record."""
+    """迁入登记: register a person handed over by another county from its record (XLSX or JSON)."""
     from huimin.registry import handover as handovers
 
     require_role(request.user, handovers.IMPORT_ROLES)
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
-            messages.error(request, "文件：请选择移交记录（JSON）")
+            messages.error(request, "文件：请选择移交记录（Excel 或 JSON）")
             return render(request, "registry/handover_import.html", status=400)
         try:
             person, summary = handovers.import_handover(

@@ -58,6 +58,31 @@ def as_json(handover: Handover) -> bytes:
     return json.dumps(payload(handover), ensure_ascii=False, indent=2).encode("utf-8")
 
 
+# The XLSX record: sheet 人员 holds label–value rows, sheet 移交案件 one case a row. The same
+# tables write it and read it back, so a record round-trips through either format.
+RECORD_ROWS = [("移交编号", "number"), ("迁出日期", "moved_on"), ("迁出地区划代码", "from_code"),
+               ("迁往区划代码", "to_code"), ("迁往地", "to_name")]
+PERSON_ROWS = [("姓名", "name"), ("身份证号码", "id_number"), ("性别", "sex"),
+               ("出生日期", "birth_date"), ("户籍性质", "hukou_type"),
+               ("原户号", "household_number")]
+CASE_COLUMNS = [("案件号", "number"), ("项目代码", "program"), ("项目", "program_name"),
+                ("申领年度", "claim_year"), ("符合条件", "eligible"), ("月数", "months"),
+                ("金额（分）", "amount_fen"), ("停发日期", "stopped_on"), ("说明", "stop_reason")]
+PERSON_SHEET, CASE_SHEET = "人员", "移交案件"
+SEX_LABELS = {"M": "男", "F": "女"}
+HUKOU_LABELS = {"rural": "农业", "urban": "非农业"}
+
+
+def _label(field: str, value: Any) -> Any:
+    if field == "sex":
+        return SEX_LABELS.get(value, value)
+    if field == "hukou_type":
+        return HUKOU_LABELS.get(value, value)
+    if field == "eligible":
+        return "是" if value else "否"
+    return "" if value is None else value
+
+
 def as_xlsx(handover: Handover) -> bytes:
     from openpyxl import Workbook
 
@@ -65,23 +90,15 @@ def as_xlsx(handover: Handover) -> bytes:
 
     data = payload(handover)
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("人员")
-    p = data["person"]
-    for row in [["移交编号", data["number"]], ["迁出日期", data["moved_on"]],
-                ["迁出地区划代码", data["from_code"]], ["迁往区划代码", data["to_code"]],
-                ["迁往地", data["to_name"]], ["姓名", p["name"]], ["身份证号码", p["id_number"]],
-                ["性别", "男" if p["sex"] == "M" else "女"], ["出生日期", p["birth_date"]],
-                ["户籍性质", "农业" if p["hukou_type"] == "rural" else "非农业"],
-                ["原户号", p["household_number"]], ["格式", data["format"]]]:
+    ws = wb.create_sheet(PERSON_SHEET)
+    rows = [[label, data[key]] for label, key in RECORD_ROWS]
+    rows += [[label, _label(key, data["person"][key])] for label, key in PERSON_ROWS]
+    for row in [*rows, ["格式", data["format"]]]:
         ws.append(string_cells(ws, row))
-    cs = wb.create_sheet("移交案件")
-    cs.append(string_cells(cs, ["案件号", "项目代码", "项目", "申领年度", "符合条件", "月数",
-                                "金额（分）", "停发日期", "说明"]))
+    cs = wb.create_sheet(CASE_SHEET)
+    cs.append(string_cells(cs, [label for label, _ in CASE_COLUMNS]))
     for c in data["cases"]:
-        cs.append(string_cells(cs, [c["number"], c["program"], c["program_name"],
-                                    c["claim_year"], "是" if c["eligible"] else "否",
-                                    c["months"], c["amount_fen"], c["stopped_on"] or "",
-                                    c["stop_reason"]]))
+        cs.append(string_cells(cs, [_label(key, c[key]) for _, key in CASE_COLUMNS]))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -98,11 +115,14 @@ def _parse(data: bytes) -> dict[str, Any]:
 
     if len(data) > MAX_BYTES:
         raise ActionError(f"文件：超过 {MAX_BYTES // 1024 // 1024} MB")
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ActionError("文件：不是 UTF-8 编码的 JSON 移交记录（请上传移交记录的 JSON 文件）"
-                          ) from None
+    if data[:4] == b"PK\x03\x04":
+        doc = _parse_xlsx(data)
+    else:
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ActionError("文件：既不是 Excel（.xlsx）也不是 UTF-8 编码的 JSON 移交记录"
+                              "（请上传迁出县出具的移交记录文件）") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ActionError(f"format：应为 {FORMAT}")
     if not isinstance(doc.get("person"), dict) or not isinstance(doc.get("cases", []), list):
@@ -110,11 +130,80 @@ def _parse(data: bytes) -> dict[str, Any]:
     return doc
 
 
+def _text(value: Any) -> str:
+    from datetime import date, datetime
+
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def _parse_xlsx(data: bytes) -> dict[str, Any]:
+    """The record ``as_xlsx`` writes, read back into the JSON record's shape; a cell that
+    cannot be read is named by its sheet, row and label."""
+    from huimin.errors import ActionError
+    from huimin.lib.cells import excel_mangled
+    from huimin.lib.sheets import Limits, read_sheet
+
+    limits = Limits(max_rows=1000, max_cols=len(CASE_COLUMNS) + 5, max_bytes=MAX_BYTES)
+    person_rows = read_sheet(data, "xlsx", limits, sheet=PERSON_SHEET)
+    values: dict[str, tuple[int, Any]] = {}
+    for n, row in enumerate(person_rows, start=1):
+        if row and _text(row[0]):
+            values[_text(row[0])] = (n, row[1] if len(row) > 1 else None)
+    missing = [label for label, _ in [*RECORD_ROWS, *PERSON_ROWS, ("格式", "")]
+               if label not in values]
+    if missing:
+        raise ActionError(f"{PERSON_SHEET}：缺少「{'」「'.join(missing)}」行"
+                          "（请上传迁出县导出的移交记录 Excel）")
+    n, id_cell = values["身份证号码"]
+    if why := excel_mangled(id_cell):
+        raise ActionError(f"{PERSON_SHEET} 第 {n} 行「身份证号码」：{why}")
+    doc: dict[str, Any] = {key: _text(values[label][1]) for label, key in RECORD_ROWS}
+    doc["format"] = _text(values["格式"][1])
+    person = {key: _text(values[label][1]) for label, key in PERSON_ROWS}
+    person["sex"] = {v: k for k, v in SEX_LABELS.items()}.get(person["sex"], person["sex"])
+    hukou = {v: k for k, v in HUKOU_LABELS.items()}
+    person["hukou_type"] = hukou.get(person["hukou_type"], person["hukou_type"])
+    doc["person"] = person
+    case_rows = read_sheet(data, "xlsx", limits, sheet=CASE_SHEET)
+    header = [label for label, _ in CASE_COLUMNS]
+    if not case_rows or [_text(c) for c in case_rows[0][:len(header)]] != header:
+        raise ActionError(f"{CASE_SHEET}：第 1 行应为表头「{'、'.join(header)}」")
+    doc["cases"] = [_case(n, row) for n, row in enumerate(case_rows[1:], start=2)
+                    if any(_text(c) for c in row)]
+    return doc
+
+
+def _case(n: int, row: list[Any]) -> dict[str, Any]:
+    from huimin.errors import ActionError
+
+    cells = {key: _text(row[i]) if i < len(row) else ""
+             for i, (_, key) in enumerate(CASE_COLUMNS)}
+    case: dict[str, Any] = dict(cells)
+    for label, key in CASE_COLUMNS:
+        if key in ("claim_year", "months", "amount_fen"):
+            if not cells[key].isascii() or not cells[key].isdigit():
+                raise ActionError(f"{CASE_SHEET} 第 {n} 行「{label}」：应为整数，"
+                                  f"读到「{cells[key]}」")
+            case[key] = int(cells[key])
+    if cells["eligible"] not in ("是", "否"):
+        raise ActionError(f"{CASE_SHEET} 第 {n} 行「符合条件」：应为 是 或 否")
+    case["eligible"] = cells["eligible"] == "是"
+    case["stopped_on"] = cells["stopped_on"] or None
+    return case
+
+
 def import_handover(actor: Any, data: bytes) -> tuple[Any, dict[str, Any]]:
     """Register, in the village it moved to, a person handed over by another county (the
-    JSON record ``payload`` writes). A person this deployment already holds as moved out to
-    that village is received (their area changes); anyone else registered is refused. The
-    cases listed are returned for the receiving office to take in again under its rules."""
+    record ``payload`` writes, as JSON or as the XLSX ``as_xlsx`` writes). A person this
+    deployment already holds as moved out to that village is received (their area
+    changes); anyone else registered is refused. The cases listed are returned for the
+    receiving office to take in again under its rules."""
     from datetime import date
 
     from django.db import transaction
