@@ -68,7 +68,7 @@ WALKS = {
     "township": [Walk("cases.review.childcare-subsidy.submitted", CASE_ROWS)],
     "county": [Walk("cases.review.childcare-subsidy.township_approved", CASE_ROWS),
                Walk("payments.to_release", cells("待审核放行"))],
-    "finance": [Walk("cases.failed", CASE_ROWS),
+    "finance": [Walk("cases.to_freeze", CASE_ROWS), Walk("cases.failed", CASE_ROWS),
                 Walk("payments.to_return", cells("已导出，待回盘"))],
     "auditor": [Walk("cases.all", CASE_ROWS), Walk("payments.batches", BATCH_ROWS)],
 }
@@ -98,6 +98,12 @@ def world(personas: Personas) -> dict[str, int]:
             applicant=other.mother, bank_account=other.account)
         if approve:  # waits for the county
             case_actions.township_review(personas.township, case, approve=True)
+    late = make_family(personas.cadre_a, VILLAGE_A, date(2025, 5, 5), surname="钱")
+    case = case_actions.submit_application(  # confirmed after the cycle was frozen
+        personas.cadre_a, program=program, subject=late.child, claim_year=2026,
+        applicant=late.mother, bank_account=late.account)
+    case_actions.township_review(personas.township, case, approve=True)
+    case_actions.county_confirm(personas.county, case, approve=True)
     from huimin.cases.models import Case
 
     return {
@@ -112,6 +118,8 @@ def world(personas: Personas) -> dict[str, int]:
             status__in=["failed", "returned"], correction__isnull=True).count(),
         "payments.to_release": PaymentBatch.objects.filter(state="draft").count(),
         "cases.failed": Case.objects.filter(state="payment_failed").count(),
+        "cases.to_freeze": Case.objects.filter(state="approved",
+                                               entitlement__isnull=True).count(),
         "payments.to_return": PaymentBatch.objects.filter(state="exported").count(),
         "cases.all": Case.objects.count(),
         "payments.batches": PaymentBatch.objects.count(),

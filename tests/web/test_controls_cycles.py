@@ -117,3 +117,32 @@ def test_the_finance_worklist_counts_the_approved_cases_not_yet_frozen(
     home = client.get(reverse("home")).content.decode()
     assert re.search(r'data-tile="cases.to_freeze">.*?data-count="0"', home, re.S)
     assert re.search(r'data-tile="cases.approved">.*?data-count="2"', home, re.S)
+
+
+@pytest.mark.parametrize("username", ["finance_b", "county_b", "cadre_c"])
+def test_the_payment_filter_shows_no_case_outside_the_users_area(
+        personas: Personas, username: str) -> None:
+    """Another county's finance officer or approver, or a village cadre elsewhere: the
+    filtered case list (and the tile) counts none of this county's approved cases."""
+    import re
+
+    from huimin.cases.models import Case
+
+    case = Case.objects.get(subject=_approved(personas, program(), date(2025, 1, 1), "林").child)
+    c = Client()
+    assert c.login(username=username, password=PASSWORD)
+    for payment in ("unfrozen", "frozen"):
+        r = c.get(reverse("cases:list"), {"state": "approved", "payment": payment})
+        assert r.status_code == 200
+        assert re.findall(r'href="/cases/(\d+)/"', r.content.decode()) == []
+    home = c.get(reverse("home")).content.decode()
+    tile = re.search(r'data-tile="cases.to_freeze">.*?data-count="(\d+)"', home, re.S)
+    assert tile is None or tile.group(1) == "0"
+    mine = finance().get(reverse("cases:list"), {"state": "approved", "payment": "unfrozen"})
+    assert set(re.findall(r'href="/cases/(\d+)/"', mine.content.decode())) == {str(case.pk)}
+
+
+def test_a_visitor_not_logged_in_is_sent_to_log_in_before_the_payment_filter_runs(
+        personas: Personas) -> None:
+    r = Client().get(reverse("cases:list"), {"payment": "unfrozen"})
+    assert r.status_code == 302 and "/login/" in r["Location"]
