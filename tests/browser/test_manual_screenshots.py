@@ -1,5 +1,7 @@
 """The user manual's screenshots: each role walks its tasks on the demo county in chromium at
-1366 px, and the pictures go to docs/manual/images (committed; small, palette PNGs).
+1366 px. The pictures go to the test artifacts (``manual-images/``); with
+``HUIMIN_UPDATE_MANUAL=1`` they replace those of docs/manual/images (committed; small, palette
+PNGs), so that a test run leaves the working tree as it was.
 
 Only the synthetic demo county is shown; every page shot is a list or worklist, where ID
 numbers are masked (the test checks no full ID number of the register is on a page)."""
@@ -7,6 +9,7 @@ numbers are masked (the test checks no full ID number of the register is on a pa
 from __future__ import annotations
 
 import io
+import os
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,15 @@ from huimin.demo import DEMO_PASSWORD, build
 from huimin.help.views import MANUAL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-IMAGES = MANUAL / "images"
+
+def _images() -> Path:
+    from tests.conftest import artifacts_dir
+
+    if os.environ.get("HUIMIN_UPDATE_MANUAL") == "1":
+        return MANUAL / "images"
+    return artifacts_dir() / "manual-images"
+
+
 SH = ZoneInfo("Asia/Shanghai")
 
 
@@ -41,7 +52,7 @@ def _save(page: Any, name: str, full_ids: list[str]) -> Path:
     assert not leaked, f"{name}: a full ID number is on the page"
     raw = page.screenshot(full_page=False)
     img = Image.open(io.BytesIO(raw)).convert("RGB")
-    out = IMAGES / f"{name}.png"
+    out = _images() / f"{name}.png"
     img.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
     return out
 
@@ -55,7 +66,7 @@ def test_each_role_walks_its_tasks_for_the_manual(page: Any, live_server: Any) -
     full_ids = [p.id_number for p in Person.objects.order_by("id")[:400]]
     page.set_viewport_size({"width": 1366, "height": 900})
     base = live_server.url
-    IMAGES.mkdir(parents=True, exist_ok=True)
+    _images().mkdir(parents=True, exist_ok=True)
     walks: dict[str, list[tuple[str, str]]] = {
         "cadre_a": [("cadre-home", "/"), ("cadre-persons", "/registry/persons/"),
                     ("cadre-intake", "/cases/new/"), ("cadre-cases", "/cases/"),
@@ -98,3 +109,5 @@ def test_each_role_walks_its_tasks_for_the_manual(page: Any, live_server: Any) -
     named = {line.split("(images/")[1].split(")")[0] for md in MANUAL.glob("*.md")
              for line in md.read_text(encoding="utf-8").splitlines() if "(images/" in line}
     assert named == {p.name for p in made}
+    # and the committed manual holds each of them
+    assert named <= {p.name for p in (MANUAL / "images").glob("*.png")}
