@@ -110,7 +110,7 @@ def hold_case(actor: Any, case: Case, *, held_reason: str, reason: str,
             return 0  # at the bank or paid: not held here (a recovery if not due)
         batch = _lock_batch(live.batch_id)
         if batch.state not in NOT_SENT:
-            return 0
+            return 0  # exported between reading the line and locking its batch
         taken_out = live.reference
         amount = live.amount_fen
         live.delete()

@@ -13,7 +13,7 @@ from typing import Any, cast
 from django.db.models import QuerySet
 
 from huimin.cases.models import Case
-from huimin.programs.subjects import CASE_FACTS
+from huimin.programs.subjects import CASE_FACTS, registered_code
 from huimin.registry.models import ParentChild, Person
 
 
@@ -24,7 +24,8 @@ def registry_rows(persons: QuerySet[Person]) -> list[dict[str, Any]]:
     real = ParentChild.objects.exclude(relation="guardian")
     links = cast(list[dict[str, Any]], list(
         real.filter(child_id__in=ids).order_by("id")
-        .values("parent_id", "child_id", "parent__area__code")))
+        .values("parent_id", "child_id", "parent__area__code", "parent__moved_out_on",
+                "parent__moved_to_code")))
     own = cast(list[dict[str, Any]], list(
         real.filter(parent_id__in=ids)
         .values("parent_id", "child_id", "child__sex", "child__death_date", "child__birth_date")))
@@ -71,9 +72,10 @@ def registry_rows(persons: QuerySet[Person]) -> list[dict[str, Any]]:
         }
         parents = parents_of.get(pid, [])
         if parents:
-            row["parent1_hukou_area_code"] = parents[0]["parent__area__code"]
-            row["parent2_hukou_area_code"] = (parents[1]["parent__area__code"]
-                                              if len(parents) > 1 else None)
+            codes = [registered_code(link["parent__area__code"], link["parent__moved_out_on"],
+                                     link["parent__moved_to_code"]) for link in parents]
+            row["parent1_hukou_area_code"] = codes[0]
+            row["parent2_hukou_area_code"] = codes[1] if len(codes) > 1 else None
             siblings = {c for link in parents for c in sibling_births[link["parent_id"]]}
             row["birth_order"] = 1 + sum(1 for _, born in siblings if born < p["birth_date"])
         kids = children_of.get(pid, [])

@@ -19,6 +19,16 @@ from huimin.registry.models import ParentChild, Person
 CASE_FACTS = ("policy_status_confirmed", "child_disability_grade")
 
 
+def hukou_code(person: Person) -> str:
+    """Where a person's household is registered: once they moved out of the county, the
+    destination (the register keeps the village they left in ``area``)."""
+    return registered_code(person.area.code, person.moved_out_on, person.moved_to_code)
+
+
+def registered_code(area_code: str, moved_out_on: date | None, moved_to_code: str) -> str:
+    return moved_to_code if moved_out_on is not None and moved_to_code else area_code
+
+
 def _spouse(person: Person, links: list[ParentChild]) -> Person | None:
     child_ids = [link.child_id for link in links]
     if not child_ids:
@@ -42,7 +52,7 @@ def subject_facts(subject: Person, *, claim_date: date | None = None,
     }
     parents = list(subject.parent_links.select_related("parent__area").order_by("id"))
     if parents:
-        codes = [link.parent.area.code for link in parents if link.relation != "guardian"]
+        codes = [hukou_code(link.parent) for link in parents if link.relation != "guardian"]
         facts["parent1_hukou_area_code"] = codes[0] if codes else None
         facts["parent2_hukou_area_code"] = codes[1] if len(codes) > 1 else None
         siblings: set[int] = set()

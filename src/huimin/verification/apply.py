@@ -112,15 +112,10 @@ def confirm(actor: Any, effects: list[Effect], *, note: str = "") -> list[Effect
         raise ActionError(f"一次最多确认 {BULK_MAX} 项")
     for e in effects:
         _check(actor, e)
-    # the register first (a death, a move), then the cases that follow from it
+    # the register first (a death, a move), then the cases that follow from it: a case
+    # effect's register step is confirmed by then, or (not chosen) with it
     ordered = sorted(effects, key=lambda e: (e.kind != EffectKind.RECORD, e.pk))
-    done = []
-    for e in ordered:
-        locked = Effect.objects.get(pk=e.pk)
-        if locked.status == EffectStatus.CONFIRMED and locked.kind == EffectKind.RECORD:
-            continue  # applied just now as the register step of a case effect
-        done.append(_confirm_one(actor, _lock(e), note))
-    return done
+    return [_confirm_one(actor, _lock(e), note) for e in ordered]
 
 
 def _confirm_one(actor: Any, e: Effect, note: str) -> Effect:
@@ -143,9 +138,7 @@ def _confirm_one(actor: Any, e: Effect, note: str) -> Effect:
 def _register_first(actor: Any, e: Effect) -> None:
     """The event's register step, when it is still waiting: confirming what follows from a
     death confirms the death."""
-    signature = (e.params or {}).get("signature", "")
-    if not signature:
-        return
+    signature = (e.params or {}).get("signature", "")  # every proposed effect has one
     step = (Effect.objects.select_for_update(of=("self",))
             .filter(key=f"{signature}:record").first())
     if step is not None and step.status == EffectStatus.DISMISSED:

@@ -189,7 +189,7 @@ class Batch:
 
     def subject_facts(self, subject: Person, *, claim_date: date | None,
                       case_facts: dict[str, Any]) -> dict[str, Any]:
-        from huimin.programs.subjects import CASE_FACTS
+        from huimin.programs.subjects import CASE_FACTS, hukou_code
 
         facts: dict[str, Any] = {
             "person_id": str(subject.pk), "birth_date": subject.birth_date,
@@ -198,7 +198,7 @@ class Batch:
         }
         parents = self.parent_links(subject.pk)
         if parents:
-            codes = [self.person(lk.parent_id).area.code for lk in parents
+            codes = [hukou_code(self.person(lk.parent_id)) for lk in parents
                      if lk.relation != "guardian"]
             facts["parent1_hukou_area_code"] = codes[0] if codes else None
             facts["parent2_hukou_area_code"] = codes[1] if len(codes) > 1 else None

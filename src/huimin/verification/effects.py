@@ -22,7 +22,7 @@ from huimin.errors import ActionError
 from huimin.lib.money import format_yuan
 from huimin.programs import entitlement
 from huimin.programs.models import Program
-from huimin.programs.subjects import CASE_FACTS, subject_facts
+from huimin.programs.subjects import CASE_FACTS, hukou_code, subject_facts
 from huimin.registry.models import Person
 from huimin.rules import ProgramNotFound
 from huimin.verification import batch as _batch
@@ -80,7 +80,7 @@ def facts_for(subject: Person, change: Change, *, claim_on: date | None,
         facts["hukou_area_code"] = change.moves[subject.pk]
     parents = [link for link in subject.parent_links.select_related("parent__area")
                .order_by("id") if link.relation != "guardian"]
-    codes = [change.moves.get(link.parent_id, link.parent.area.code) for link in parents]
+    codes = [change.moves.get(link.parent_id, hukou_code(link.parent)) for link in parents]
     if codes:
         facts["parent1_hukou_area_code"] = codes[0]
         facts["parent2_hukou_area_code"] = codes[1] if len(codes) > 1 else None
@@ -110,7 +110,7 @@ def _facts_in_batch(batch: _batch.Batch, subject: Person, change: Change,
     if subject.pk in change.moves:
         facts["hukou_area_code"] = change.moves[subject.pk]
     parents = [lk for lk in batch.parent_links(subject.pk) if lk.relation != "guardian"]
-    codes = [change.moves.get(lk.parent_id, batch.person(lk.parent_id).area.code)
+    codes = [change.moves.get(lk.parent_id, hukou_code(batch.person(lk.parent_id)))
              for lk in parents]
     if codes:
         facts["parent1_hukou_area_code"] = codes[0]
