@@ -283,6 +283,15 @@ VIEWS: dict[str, Spec] = {
         only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),
     "registry:changes": Spec("GET", lambda w: reverse("registry:changes") + "?status=all",
                              ALL_OK),
+    # 批量确认: the submitter (cadre_a) may not decide its own request, 403 naming it
+    "registry:changes_preview": Spec(
+        "POST", lambda w: reverse("registry:changes_preview"),
+        only(200, ["township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"change": w.change.pk}),
+    "registry:changes_confirm": Spec(
+        "POST", lambda w: reverse("registry:changes_confirm"),
+        only(302, ["township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"change": w.change.pk}),
     "registry:change": Spec("GET", lambda w: reverse("registry:change", args=[w.change.pk]),
                             {**ALL_OK, "cadre_b": 404}),
     "registry:change_confirm": Spec(
@@ -492,6 +501,10 @@ API: dict[tuple[str, str], Spec] = {
                         "values": {"death_date": "2026-06-01", "source": "卫健局"}},
         json=True),
     ("GET", "/api/registry/changes"): Spec("GET", lambda w: "/api/registry/changes", ALL_OK),
+    ("POST", "/api/registry/changes/confirm"): Spec(
+        "POST", lambda w: "/api/registry/changes/confirm",
+        only(200, ["township", "county"], {"cadre_b": 404}),
+        data=lambda w: {"ids": [w.change.pk], "preview": False}, json=True),
     ("GET", "/api/registry/changes/{change_id}"): Spec(
         "GET", lambda w: f"/api/registry/changes/{w.change.pk}", {**ALL_OK, "cadre_b": 404}),
     ("POST", "/api/registry/changes/{change_id}/confirm"): Spec(

@@ -230,6 +230,43 @@ def list_changes(request: HttpRequest, response: HttpResponse, page: Query[Page]
     return [change_out(r) for r in keyset_page(request, response, qs, page)]
 
 
+class BulkConfirmIn(Schema):
+    ids: Annotated[list[Id], Field(min_length=1, max_length=changes.BULK_MAX,
+                                   description="变更申请 id")]
+    preview: bool = Field(description="true：只预览将发生的变更，不作任何变更；"
+                                      "false：一并确认（全部生效或全部不生效）")
+
+
+class BulkConfirmOut(Schema):
+    preview: bool
+    count: int
+    changes: list[ChangeOut] = Field(description="预览时为待确认的申请（原登记 → 变更后），"
+                                                 "确认后为已生效的申请")
+
+
+@router.post("/registry/changes/confirm", response=BulkConfirmOut)
+def confirm_changes(request: HttpRequest, payload: BulkConfirmIn) -> BulkConfirmOut:
+    """Confirm several requests at once after a preview: with ``preview: true`` nothing
+    changes and the answer shows what each request will change; with ``preview: false``
+    all are applied in one transaction, or none. 404 if an id is not in the caller's areas;
+    403 naming every request the caller may not decide (their own, a level above their role)
+    and 409 one decided already — nothing is applied then; 400 naming the request the
+    register no longer allows."""
+    require_role(request.user, changes.DECIDE_ROLES)
+    ids = list(dict.fromkeys(payload.ids))
+    found = {r.pk: r for r in changes.changes_for(request.user).filter(pk__in=ids)}
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise Http404(f"变更申请 {'、'.join(missing)} 不存在或不在您的管辖范围内")
+    chosen = sorted(found.values(), key=lambda r: (r.submitted_at, r.pk))
+    if payload.preview:
+        changes.check_changes(request.user, chosen)
+        return BulkConfirmOut(preview=True, count=len(chosen),
+                              changes=[change_out(r) for r in chosen])
+    done = changes.confirm_changes(request.user, chosen)
+    return BulkConfirmOut(preview=False, count=len(done), changes=[change_out(r) for r in done])
+
+
 @router.get("/registry/changes/{change_id}", response=ChangeOut)
 def get_change(request: HttpRequest, change_id: Id) -> ChangeOut:
     return change_out(_change(request, change_id))

@@ -1,5 +1,7 @@
 """Web pages of register change requests (变更登记): a form per type from the person page and
-the household page, the list waiting for the confirming role, a request's page."""
+the household page, the list waiting for the confirming role (with 批量确认: the chosen
+requests, a preview of what each changes, then one confirmation for all), a request's
+page."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from huimin.accounts.access import (
     require_role,
     user_can,
 )
-from huimin.audit.events import record
+from huimin.audit.events import record, record_reads
 from huimin.errors import ActionError, Forbidden
 from huimin.lib.sheets import read_upload
 from huimin.registry import changes
@@ -118,8 +120,79 @@ def change_list(request: HttpRequest) -> HttpResponse:
         if status != "all":
             qs = qs.filter(status=status)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    decidable = {r.pk for r in page if _can_decide(request.user, r)}
     return render(request, "registry/change_list.html", {
-        "page": page, "status": status, "filters": STATUS_FILTERS})
+        "page": page, "status": status, "filters": STATUS_FILTERS, "decidable": decidable,
+        "can_bulk": bool(decidable)})
+
+
+def _selected(request: HttpRequest) -> list[ChangeRequest]:
+    """The requests chosen on the list (``change`` ids, or ``all=1``: every request waiting
+    for the user), within the user's areas; an id that is not there is a 404."""
+    if request.POST.get("all") == "1":
+        return list(changes.pending_for(request.user)[:changes.BULK_MAX + 1])
+    ids = {int(v) for v in request.POST.getlist("change")
+           if v.isascii() and v.isdigit() and 0 < int(v) < 2**63}
+    if len(ids) > changes.BULK_MAX:
+        raise ActionError(f"一次最多确认 {changes.BULK_MAX} 项变更申请")
+    chosen = list(changes.changes_for(request.user).filter(pk__in=ids)
+                  .order_by("submitted_at", "id"))
+    if len(chosen) != len(ids) or len(ids) != len(request.POST.getlist("change")):
+        raise Http404("所选变更申请不存在或不在您的管辖范围内")
+    return chosen
+
+
+def _preview(request: HttpRequest, chosen: list[ChangeRequest], error: ActionError | None,
+             prefix: str = "") -> HttpResponse:
+    persons = [r.person for r in chosen if r.person is not None]
+    record_reads(request.user, "person.list", persons, via="changes_preview")
+    return render(request, "registry/change_preview.html", {
+        "items": [{"req": r, "changes": changes.changes_of(r),
+                   "level_label": changes.LEVEL_LABELS[r.confirm_level]} for r in chosen],
+        "errors": [prefix + error.message] if error is not None else []},
+        status=error.status if error is not None else 200)
+
+
+@login_required
+@require_POST
+def change_bulk_preview(request: HttpRequest) -> HttpResponse:
+    """What confirming the chosen requests will change; nothing is changed here."""
+    require_role(request.user, changes.DECIDE_ROLES)
+    try:
+        chosen = _selected(request)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("registry:changes")
+    if not chosen:
+        messages.error(request, "请选择要确认的变更申请")
+        return redirect("registry:changes")
+    try:
+        changes.check_changes(request.user, chosen)
+    except ActionError as exc:
+        return _preview(request, chosen, exc, "不能批量确认：")
+    return _preview(request, chosen, None)
+
+
+@login_required
+@require_POST
+def change_bulk_confirm(request: HttpRequest) -> HttpResponse:
+    """Confirm the previewed requests, all in one transaction or none."""
+    require_role(request.user, changes.DECIDE_ROLES)
+    try:
+        chosen = _selected(request)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("registry:changes")
+    if not chosen:
+        messages.error(request, "请选择要确认的变更申请")
+        return redirect("registry:changes")
+    try:
+        done = changes.confirm_changes(request.user, chosen)
+    except ActionError as exc:
+        return _preview(request, chosen, exc, "未确认任何申请：")
+    messages.success(request, f"已确认 {len(done)} 项变更申请并生效："
+                              + "、".join(r.number for r in done))
+    return redirect("registry:changes")
 
 
 def _get(request: HttpRequest, pk: int) -> ChangeRequest:

@@ -58,6 +58,8 @@ CONFIRM_ROLES = {
     "township": ("township_reviewer", "county_approver", "admin"),
     "village": ("village_cadre", "township_reviewer", "county_approver", "admin"),
 }
+#: the roles that confirm at some level (who is offered bulk confirmation)
+DECIDE_ROLES = tuple(dict.fromkeys(r for roles in CONFIRM_ROLES.values() for r in roles))
 LEVEL_LABELS = {"township": "乡镇审核员（或以上）", "village": "村级专干（或以上）"}
 REASON_MAX = 500
 APPLICANT_MAX = 50
@@ -627,19 +629,26 @@ def _head_id(req: ChangeRequest) -> int | None:
     return int(first) if first is not None else None
 
 
+def refusal(actor: Any, req: ChangeRequest) -> ActionError | None:
+    """Why ``actor`` may not decide ``req`` (as it stands in ``req``), or None."""
+    if not in_user_area(actor, req.area.code):
+        return Forbidden("该变更申请不在您的管辖范围内")
+    if getattr(actor, "role", None) not in CONFIRM_ROLES[req.confirm_level]:
+        return Forbidden(f"该变更须由{LEVEL_LABELS[req.confirm_level]}确认")
+    if req.submitted_by_id == actor.pk:
+        return Forbidden("不能确认或驳回本人提交的变更申请（须由另一人办理）")
+    if req.status != ChangeStatus.SUBMITTED:
+        return Conflict(f"变更申请 {req.number} {req.get_status_display()}，不能再确认或驳回")
+    return None
+
+
 def _deciding(actor: Any, req: ChangeRequest) -> ChangeRequest:
     locked = (ChangeRequest.objects.select_for_update(of=("self",))
               .select_related("person__area", "household__area", "area", "submitted_by")
               .get(pk=req.pk))
-    if not in_user_area(actor, locked.area.code):
-        raise Forbidden("该变更申请不在您的管辖范围内")
-    roles = CONFIRM_ROLES[locked.confirm_level]
-    if getattr(actor, "role", None) not in roles:
-        raise Forbidden(f"该变更须由{LEVEL_LABELS[locked.confirm_level]}确认")
-    if locked.submitted_by_id == actor.pk:
-        raise Forbidden("不能确认或驳回本人提交的变更申请（须由另一人办理）")
-    if locked.status != ChangeStatus.SUBMITTED:
-        raise Conflict(f"变更申请 {locked.number} 已{locked.get_status_display()}")
+    refused = refusal(actor, locked)
+    if refused is not None:
+        raise refused
     return locked
 
 
@@ -672,3 +681,60 @@ def reject_change(actor: Any, req: ChangeRequest, *, reason: str) -> ChangeReque
     record(actor, "change.reject", locked, person_id=locked.person_id or _head_id(locked),
            area_code=locked.area.code, kind=locked.kind, number=locked.number, comment=reason)
     return locked
+
+
+# ------------------------------------------------------------------------ several at once
+
+#: at most this many requests confirmed in one go
+BULK_MAX = 1000
+
+
+def _named(req: ChangeRequest, exc: ActionError) -> str:
+    """The reason, naming the request (unless it names it already)."""
+    return exc.message if req.number in exc.message else f"变更申请 {req.number}：{exc.message}"
+
+
+def check_changes(actor: Any, requests: list[ChangeRequest]) -> None:
+    """Refuse, naming every request the actor may not decide and why (nothing is read but
+    the requests themselves). The refusal is ``Forbidden`` when any request is not the
+    actor's to decide, ``Conflict`` when all of them are, but some are decided already."""
+    if not requests:
+        raise ActionError("没有选择要确认的变更申请")
+    if len(requests) > BULK_MAX:
+        raise ActionError(f"一次最多确认 {BULK_MAX} 项变更申请")
+    refused = [(req, exc) for req in requests if (exc := refusal(actor, req)) is not None]
+    if not refused:
+        return
+    text = "；".join(_named(req, exc) for req, exc in refused)
+    if any(isinstance(exc, Forbidden) for _, exc in refused):
+        raise Forbidden(text)
+    raise Conflict(text)
+
+
+@transaction.atomic
+def confirm_changes(actor: Any, requests: list[ChangeRequest]) -> list[ChangeRequest]:
+    """Confirm several requests at once, all or none, in one transaction.
+
+    Every request is first checked as :func:`confirm_change` checks it (area, the level its
+    kind needs, never the submitter's own, still waiting): any refusal names every refused
+    request and its reason, and nothing is applied. Then each is confirmed through
+    :func:`confirm_change`, in the order submitted, each leaving its audit events as it does
+    alone; if one cannot be applied (the register changed meanwhile, or an earlier request
+    of the same batch changed what it needs), the whole batch is rolled back and the error
+    names that request."""
+    requests = list({r.pk: r for r in requests}.values())
+    check_changes(actor, requests)
+    done = []
+    for req in sorted(requests, key=lambda r: (r.submitted_at, r.pk)):
+        try:
+            done.append(confirm_change(actor, req))
+        except ActionError as exc:
+            raise _same_kind(exc, _named(req, exc)) from None
+    return done
+
+
+def _same_kind(exc: ActionError, message: str) -> ActionError:
+    for cls in (Forbidden, Conflict):
+        if isinstance(exc, cls):
+            return cls(message)
+    return ActionError(message)

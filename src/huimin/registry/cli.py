@@ -136,22 +136,55 @@ def submit(
                   f"{changes.LEVEL_LABELS[req.confirm_level]}确认")
 
 
+def _what(r: Any) -> str:
+    from huimin.registry.changes import changes_of
+
+    return "；".join(f"{c['field']}：{c['old'] or '（空）'} → {c['new'] or '（空）'}"
+                    for c in changes_of(r))
+
+
 @app.command("confirm")
 def confirm(
-    change: int = typer.Argument(..., help="变更申请 id"),
+    change: list[int] | None = typer.Argument(None, help="变更申请 id（可多个）"),
     user: str = typer.Option(..., "--user", help="确认人（不能是提交人）"),
+    all_: bool = typer.Option(False, "--all", help="确认全部待本人确认的申请"),
+    preview: bool = typer.Option(False, "--preview", help="只列出将发生的变更，不作任何变更"),
 ) -> None:
-    """Confirm a change request: it is applied to the register."""
+    """Confirm change requests: they are applied to the register, all of them or none."""
     _setup()
     from huimin.errors import ActionError
     from huimin.registry import changes
 
     actor = _user(user)
+    ids = list(dict.fromkeys(change or []))
+    if all_ == bool(ids):
+        err.print("请给出变更申请 id 或 --all（二者选一）")
+        raise typer.Exit(2)
+    if all_:
+        chosen = list(changes.pending_for(actor)[:changes.BULK_MAX + 1])
+    else:
+        chosen = [_request(actor, pk) for pk in ids]
+        chosen.sort(key=lambda r: (r.submitted_at, r.pk))
+    if not chosen:
+        print("confirmed: 0")
+        return
     try:
-        req = changes.confirm_change(actor, _request(actor, change))
+        if preview:
+            changes.check_changes(actor, chosen)
+        else:
+            done = changes.confirm_changes(actor, chosen)
     except ActionError as exc:
-        _fail(exc)
-    console.print(f"变更申请 {req.number} 已确认并生效")
+        err.print(f"[red]未确认任何申请：{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    if preview:
+        for r in chosen:
+            target = r.person.name if r.person else f"户号 {r.household and r.household.number}"
+            print(f"{r.number}\t{r.get_kind_display()}\t{target}\t{_what(r)}")
+        print(f"preview: {len(chosen)}（未作任何变更）")
+        return
+    for r in done:
+        print(f"变更申请 {r.number} 已确认并生效")
+    print(f"confirmed: {len(done)}")
 
 
 @app.command("reject")

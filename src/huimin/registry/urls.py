@@ -17,6 +17,8 @@ urlpatterns = [
     path("households/<int:pk>/changes/new/", change_views.household_change_new,
          name="household_change_new"),
     path("changes/", change_views.change_list, name="changes"),
+    path("changes/preview/", change_views.change_bulk_preview, name="changes_preview"),
+    path("changes/confirm/", change_views.change_bulk_confirm, name="changes_confirm"),
     path("changes/<int:pk>/", change_views.change_detail, name="change"),
     path("changes/<int:pk>/confirm/", change_views.change_confirm, name="change_confirm"),
     path("changes/<int:pk>/reject/", change_views.change_reject, name="change_reject"),
