@@ -29,6 +29,9 @@ app.add_typer(payments_app, name="payments")
 from huimin.verification.cli import app as feeds_app  # noqa: E402
 
 app.add_typer(feeds_app, name="feeds")
+from huimin.cases.cli import app as cases_app  # noqa: E402
+
+app.add_typer(cases_app, name="cases")
 from huimin.registry.cli import duplicates as _duplicates  # noqa: E402
 
 registry_app.command("duplicates")(_duplicates)

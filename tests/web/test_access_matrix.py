@@ -171,6 +171,13 @@ VIEWS: dict[str, Spec] = {
     "cases:act": Spec("POST", lambda w: reverse("cases:act", args=[w.submitted.pk]),
                       only(302, ["township"], {"cadre_b": 404}),
                       data=lambda w: {"transition": "township_approve"}),
+    # a case no longer suspended: the county approver is let in and told so (302 back)
+    "cases:resume": Spec("POST", lambda w: reverse("cases:resume", args=[w.submitted.pk]),
+                         only(302, ["county"], {"cadre_b": 404}),
+                         data=lambda w: {"reason": "经核实未迁出"}),
+    "cases:stop": Spec("POST", lambda w: reverse("cases:stop", args=[w.submitted.pk]),
+                       only(302, ["county"], {"cadre_b": 404}),
+                       data=lambda w: {"stopped_on": "2026-06-01", "reason": "已迁出本县"}),
     "cases:bulk": Spec("GET", lambda w: reverse("cases:bulk"),
                        only(200, ["cadre_a", "cadre_b", "township"])),
     "cases:bulk_template": Spec("GET", lambda w: reverse("cases:bulk_template"), ALL_OK),
@@ -426,6 +433,14 @@ API: dict[tuple[str, str], Spec] = {
         "POST", lambda w: f"/api/cases/{w.cases.rejected.pk}/review-request",
         only(200, ["cadre_a", "township", "county"], {"cadre_b": 404}),
         data=lambda w: {"comment": "申请人补充了证明"}, json=True),
+    ("POST", "/api/cases/{case_id}/resume"): Spec(
+        "POST", lambda w: f"/api/cases/{w.submitted.pk}/resume",
+        only(409, ["county"], {"cadre_b": 404}), data=lambda w: {"reason": "经核实未迁出"},
+        json=True),
+    ("POST", "/api/cases/{case_id}/stop"): Spec(
+        "POST", lambda w: f"/api/cases/{w.submitted.pk}/stop",
+        only(409, ["county"], {"cadre_b": 404}),
+        data=lambda w: {"stopped_on": "2026-06-01", "reason": "已迁出本县"}, json=True),
     ("GET", "/api/cases/{case_id}/documents"): Spec(
         "GET", lambda w: f"/api/cases/{w.cases.posted.pk}/documents",
         {**ALL_OK, "cadre_b": 404}),

@@ -62,7 +62,7 @@ def test_only_the_county_changes_a_case(personas: Personas, family_a: Family) ->
     case = approved(personas, family_a)
     refused(Forbidden, "只有县级审批员可以确认停发、暂停或重新核定", lambda: actions.stop_case(
         personas.cadre_a, case, stopped_on=date(2026, 7, 1), reason="x"))
-    refused(Conflict, "未处于暂停状态",
+    refused(Conflict, "已不是暂停状态",
             lambda: actions.resume_case(personas.county, case, reason="x"))
 
 

@@ -82,6 +82,8 @@ class CaseOut(Schema):
     months: int
     amount_fen: int
     version: int
+    stopped_on: date | None = Field(None, description="暂停或停发的起始日")
+    stop_reason: str = Field("", description="暂停或停发的原因")
     breakdown: str
     criteria: list[CriterionOut]
 
@@ -97,7 +99,8 @@ def _case(c: Case) -> CaseOut:
         state_label=c.state_label, level=Level(c.level),
         awaiting_role=Role(c.awaiting_role) if c.awaiting_role else "",
         ready_on=c.ready_on, due_on=c.due_on, eligible=c.eligible, months=c.months,
-        amount_fen=c.amount_fen, version=c.version,
+        amount_fen=c.amount_fen, version=c.version, stopped_on=c.stopped_on,
+        stop_reason=c.stop_reason,
         breakdown=c.explanation.get("breakdown", ""),
         criteria=[CriterionOut(**{k: x[k] for k in ("code", "label", "passed", "detail")})
                   for x in c.explanation.get("criteria", [])],
@@ -212,6 +215,39 @@ def review_request(request: HttpRequest, case_id: Id, payload: CommentIn) -> Cas
     """复核: a rejected family asks for review; the case reopens with its history."""
     case = get_case_for_user(request.user, case_id, write=True, roles=case_actions.REVIEW_ROLES)
     return _case(case_actions.request_review(request.user, case, comment=payload.comment,
+                                             expected_version=payload.version))
+
+
+class ResumeIn(Schema):
+    reason: Annotated[str, note(200)] = Field(description="复核结论（必填）")
+    version: Version | None = None
+
+
+class StopIn(Schema):
+    stopped_on: Day = Field(description="自何日起不再符合条件（不晚于今天）")
+    reason: Annotated[str, note(200)] = Field(description="终止原因（必填）")
+    version: Version | None = None
+
+
+@router.post("/cases/{case_id}/resume", response=CaseOut)
+def resume(request: HttpRequest, case_id: Id, payload: ResumeIn) -> CaseOut:
+    """恢复发放: a suspended case back where it was; its held payment waits for the next
+    batch. County approver of the case's county; 409 if the case is no longer suspended or
+    ``version`` is stale."""
+    case = get_case_for_user(request.user, case_id, write=True,
+                             roles=case_actions.CHANGE_ROLES)
+    return _case(case_actions.resume_case(request.user, case, reason=payload.reason,
+                                          expected_version=payload.version))
+
+
+@router.post("/cases/{case_id}/stop", response=CaseOut)
+def stop(request: HttpRequest, case_id: Id, payload: StopIn) -> CaseOut:
+    """终止发放: re-verification confirmed that a suspended case lost its entitlement from
+    ``stopped_on``. County approver; 409 if the case is no longer suspended."""
+    case = get_case_for_user(request.user, case_id, write=True,
+                             roles=case_actions.CHANGE_ROLES)
+    return _case(case_actions.stop_suspended(request.user, case, stopped_on=payload.stopped_on,
+                                             reason=payload.reason,
                                              expected_version=payload.version))
 
 

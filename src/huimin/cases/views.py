@@ -227,7 +227,27 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "missing_documents": missing,
         "overrides": overrides,
         "later_account": later_account,
+        "suspension": _suspension(case, user),
     })
+
+
+def _suspension(case: Case, user: Any) -> dict[str, Any] | None:
+    """The 暂停发放 panel of a suspended case: since when and why, who suspended it, the
+    payment held meanwhile; the forms to resume or stop only for the county approver."""
+    if case.state != State.SUSPENDED:
+        return None
+    from huimin.audit.models import AuditEvent
+    from huimin.payments.models import Entitlement, EntitlementStatus
+
+    event = (AuditEvent.objects.filter(case_id=case.pk, action="case.suspend")
+             .select_related("actor").order_by("-at", "-id").first())
+    held = (Entitlement.objects.filter(case_id=case.pk, status=EntitlementStatus.HELD)
+            .only("amount_fen", "held_reason").first())
+    return {
+        "since": case.stopped_on, "reason": case.stop_reason, "event": event, "held": held,
+        "can_settle": user.role in actions.CHANGE_ROLES,
+        "today": actions.local_today(),
+    }
 
 
 def _back(case: Case) -> HttpResponseRedirect:
@@ -267,6 +287,51 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
         label = (f"{step}通过" if transition == Transition.APPROVE else
                  Transition(transition).label if transition in Transition.values else "办理")
         messages.success(request, f"已{label}")
+    return _back(case)
+
+
+@login_required
+@require_POST
+def case_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """恢复发放: re-verification found the entitlement stands; the held payment is released."""
+    case = get_case_for_user(request.user, pk, write=True, roles=actions.CHANGE_ROLES)
+    try:
+        done = actions.resume_case(request.user, case, reason=request.POST.get("reason", ""),
+                                   expected_version=_int(request.POST.get("version")))
+    except ActionError as exc:
+        if exc.status == 403:
+            return _denied(request, case, exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已恢复发放，案件现为「{done.state_label}」；"
+                                  "暂停期间未发放的款项纳入下一批次")
+    return _back(case)
+
+
+@login_required
+@require_POST
+def case_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    """终止发放: re-verification confirmed the loss of entitlement from a date."""
+    from datetime import date
+
+    case = get_case_for_user(request.user, pk, write=True, roles=actions.CHANGE_ROLES)
+    raw = request.POST.get("stopped_on", "").strip()
+    try:
+        stopped_on = date.fromisoformat(raw)
+    except ValueError:
+        messages.error(request, f"终止日期：「{raw[:20]}」不是有效日期，应为 YYYY-MM-DD"
+                       if raw else "终止日期：请填写不再符合条件的日期")
+        return _back(case)
+    try:
+        actions.stop_suspended(request.user, case, stopped_on=stopped_on,
+                               reason=request.POST.get("reason", ""),
+                               expected_version=_int(request.POST.get("version")))
+    except ActionError as exc:
+        if exc.status == 403:
+            return _denied(request, case, exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已终止发放：自 {stopped_on.isoformat()} 起停发")
     return _back(case)
 
 

@@ -82,6 +82,11 @@ def pending(user: Any) -> list[Tile]:
                           case_list(state=State.RETURNED), note="补正材料后重新提交"))
     if level:
         tiles += _postings(user, level)
+    if role == Role.COUNTY_APPROVER:
+        tiles.append(Tile("cases.suspended", "暂停发放待复核",
+                          cases.filter(state=State.SUSPENDED).count(),
+                          case_list(state=State.SUSPENDED),
+                          note="复核后恢复发放或终止发放"))
     if role == Role.FINANCE_OFFICER:
         tiles.append(Tile("cases.to_freeze", "已确认，待纳入发放周期",
                           cases.filter(state=State.APPROVED, entitlement__isnull=True).count(),

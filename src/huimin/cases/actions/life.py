@@ -118,17 +118,34 @@ def suspend_case(actor: Any, case: Case, *, from_date: date, reason: str,
     return locked
 
 
+def _conclusion(text: str, field: str, example: str) -> str:
+    """The county's written finding on a suspension: required, one line of at most 200."""
+    found = (text or "").strip() if isinstance(text, str) else ""
+    if not found:
+        raise ActionError(f"{field}：请填写{example}")
+    if len(found) > 200:
+        raise ActionError(f"{field}：最多 200 个字（现为 {len(found)} 个）")
+    return found
+
+
+def _still_suspended(locked: Case, what: str) -> None:
+    if locked.state != State.SUSPENDED:
+        raise Conflict(f"案件 {locked.number} 已不是暂停状态（现为「{locked.state_label}」），"
+                       f"不能{what}，请刷新后查看")
+
+
 @transaction.atomic
 def resume_case(actor: Any, case: Case, *, reason: str,
                 expected_version: int | None = None) -> Case:
     """A suspended case back in the state it was suspended from; a payment held for the
-    suspension (``HeldReason.SUSPENDED``) is released with it, in the same transaction."""
+    suspension (``HeldReason.SUSPENDED``) is released with it, in the same transaction.
+    ``reason`` is the county's finding (复核结论), required."""
     if getattr(actor, "role", None) not in CHANGE_ROLES:
         raise Forbidden("只有县级审批员可以恢复发放")
     _check_area(actor, case)
+    reason = _conclusion(reason, "复核结论", "恢复发放的依据（如：经核实未迁出，信息有误）")
     locked = _lock(case.pk, expected_version)
-    if locked.state != State.SUSPENDED:
-        raise Conflict(f"案件 {locked.number} 未处于暂停状态")
+    _still_suspended(locked, "恢复发放")
     last = (AuditEvent.objects.filter(case_id=locked.pk, action="case.suspend")
             .order_by("-at", "-id").first())
     previous = str((last.data or {}).get("old", State.APPROVED)) if last else State.APPROVED
@@ -144,6 +161,30 @@ def resume_case(actor: Any, case: Case, *, reason: str,
                                   held_reason=HeldReason.SUSPENDED).exists():
         release_case(actor, locked, reason=reason)
     return locked
+
+
+@transaction.atomic
+def stop_suspended(actor: Any, case: Case, *, stopped_on: date, reason: str,
+                   expected_version: int | None = None) -> Case:
+    """Re-verification confirmed that a suspended case lost its entitlement: it is stopped
+    from ``stopped_on`` (``stop_case``). A payment held for the suspension stays held (it
+    was never sent); money paid for the period without entitlement is recovered through
+    ``payments.recoveries``."""
+    if getattr(actor, "role", None) not in CHANGE_ROLES:
+        raise Forbidden("只有县级审批员可以终止发放")
+    _check_area(actor, case)
+    reason = _conclusion(reason, "终止原因", "复核确认不再符合条件的依据（如：经核实已迁出本县）")
+    if not isinstance(stopped_on, date):
+        raise ActionError("终止日期：请填写日期 YYYY-MM-DD")
+    today = local_today()
+    if stopped_on > today:
+        raise ActionError(f"终止日期：{stopped_on.isoformat()} 晚于今天，须为已不符合条件的日期")
+    locked = _lock(case.pk, expected_version)
+    _still_suspended(locked, "终止发放")
+    if stopped_on.year < locked.claim_year:
+        raise ActionError(f"终止日期：{stopped_on.isoformat()} 早于申领年度 "
+                          f"{locked.claim_year} 年")
+    return stop_case(actor, locked, stopped_on=stopped_on, reason=reason)
 
 
 @transaction.atomic
