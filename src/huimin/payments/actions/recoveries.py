@@ -299,8 +299,8 @@ def reverse_offsets(actor: Any, ent: Entitlement, *, why: str) -> int:
                case_id=ent.case_id, area_code=ent.cycle.area.code, cycle=ent.cycle_id,
                amount_fen=mv.amount_fen, recovery=rec.pk, movement=mv.pk, reason=why[:200])
         total += mv.amount_fen
-    if total:
-        Entitlement.objects.filter(pk=ent.pk).update(offset_fen=ent.offset_fen - total)
+    # called only for an entitlement with an offset, so there was always one to reverse
+    Entitlement.objects.filter(pk=ent.pk).update(offset_fen=ent.offset_fen - total)
     return total
 
 
