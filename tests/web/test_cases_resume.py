@@ -20,12 +20,17 @@ from huimin.audit.models import AuditEvent
 from huimin.cases import actions
 from huimin.cases.models import Case
 from huimin.cli import app
+from huimin.errors import ActionError, Forbidden
+from huimin.lib.money import format_yuan
 from huimin.payments import actions as pay_actions
+from huimin.payments import reconcile
 from huimin.payments.holds import hold_case
-from huimin.payments.models import Entitlement
+from huimin.payments.models import Entitlement, PaymentCycle, Recovery
+from huimin.payments.recoveries import paid_fen
 from huimin.programs.models import Program
+from huimin.registry import actions as registry_actions
 from tests.conftest import PASSWORD, VILLAGE_A, Family, Personas, make_family
-from tests.web.feeds_helpers import NOW, childcare_case
+from tests.web.feeds_helpers import NOW, childcare_case, pay
 
 pytestmark = pytest.mark.django_db
 WHY = "父亲迁出本县（150102001001），待迁入地确认"
@@ -109,13 +114,67 @@ def test_the_county_stops_on_the_case_page(personas: Personas, case: Case) -> No
     case.refresh_from_db()
     assert (case.state, case.stopped_on, case.stop_reason) == (
         "stopped", date(2026, 5, 1), "经核实已迁出本县")
-    assert Entitlement.objects.get(case=case).status == "held"  # never sent, stays held
+    ent = Entitlement.objects.get(case=case)  # never sent: stays held, for what was found
+    assert (ent.status, ent.held_reason, ent.held_note) == ("held", "ineligible",
+                                                            "经核实已迁出本县")
+    reworded = AuditEvent.objects.get(action="payment.hold_reason", case_id=case.pk)
+    assert (reworded.data["old"], reworded.data["new"]) == ("suspended", "ineligible")
+    assert "未发放的款项继续暂停" in html and "应追回" not in html  # nothing was paid
+    assert not Recovery.objects.filter(case=case).exists()
     stopped = AuditEvent.objects.get(action="case.stop", case_id=case.pk)
     assert stopped.data["old"] == "suspended" and stopped.data["stopped_on"] == "2026-05-01"
     # stopped is final: the panel is gone and resuming is refused
     before = snapshot()
     html = post(client, "cases:resume", case, reason="再恢复")
     assert "已不是暂停状态（现为「已停发」）" in html and snapshot() == before
+
+
+def test_a_stop_after_payment_opens_the_recovery(personas: Personas, family_a: Family) -> None:
+    """Paid for the year, suspended, the child's death then recorded in the register: the
+    stop re-evaluates the amount and what was paid beyond it is recoverable, its cause this
+    stop; the ledger stays balanced."""
+    made = childcare_case(personas, family_a)
+    batch = pay(personas)
+    paid = paid_fen(made)
+    assert paid > 0
+    made = actions.suspend_case(personas.county, Case.objects.get(pk=made.pk),
+                                from_date=date(2026, 5, 1), reason=WHY)
+    registry_actions.record_death(personas.county, made.subject, death_date=date(2026, 4, 20),
+                                  source="县卫健局死亡医学证明")
+    client = login(personas.county)
+    html = post(client, "cases:stop", made, stopped_on="2026-04-20",
+                reason="经核实子女已于 2026-04-20 死亡")
+    made.refresh_from_db()
+    assert made.state == "stopped" and 0 < made.amount_fen < paid
+    rec = Recovery.objects.get(case=made)
+    assert rec.amount_fen == paid - made.amount_fen
+    assert rec.event_ref == actions.stop_ref(made) and rec.cause.startswith("复核终止：经核实")
+    assert (rec.period_start, rec.period_end) == (date(2026, 4, 20), date(2026, 12, 31))
+    assert f"已多发的 {format_yuan(rec.amount_fen)}登记为应追回款项" in html
+    assert AuditEvent.objects.filter(action="recovery.open", case_id=made.pk).count() == 1
+    cycle = PaymentCycle.objects.get(pk=batch.cycle_id)
+    report = reconcile.reconcile(cycle)
+    assert report.all_ok, [v.cause for v in report.variances]
+    code, out = run("stop", "--user", "county", "--case", made.number, "--date", "2026-04-20",
+                    "--reason", "再次终止")
+    assert code != 0 and "已不是暂停状态" in out
+    assert Recovery.objects.filter(case=made).count() == 1
+
+
+def test_the_actions_refuse_a_wrong_role_and_a_date_that_is_not_one(personas: Personas,
+                                                                     case: Case) -> None:
+    """The action's own checks, for callers that do not go through the page's guard."""
+    before = snapshot()
+    for role in ("township", "finance", "cadre_a"):
+        with pytest.raises(Forbidden, match="只有县级审批员可以终止发放"):
+            actions.stop_suspended(getattr(personas, role), case, stopped_on=date(2026, 6, 1),
+                                   reason="经核实已迁出")
+        with pytest.raises(Forbidden, match="只有县级审批员可以恢复发放"):
+            actions.resume_case(getattr(personas, role), case, reason="未迁出")
+    with pytest.raises(ActionError, match="终止日期：请填写日期 YYYY-MM-DD"):
+        actions.stop_suspended(personas.county, case, stopped_on="2026-06-01",  # type: ignore[arg-type]
+                               reason="经核实已迁出")
+    assert snapshot() == before
 
 
 def test_other_roles_see_the_panel_but_cannot_settle(personas: Personas, case: Case) -> None:

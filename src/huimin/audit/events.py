@@ -87,6 +87,7 @@ ACTION_LABELS = {
     "case.enrol": "自动纳入（免申即享）",
     # payments: holds and recoveries (payments/holds.py, payments/recoveries.py)
     "payment.hold": "暂停发放",
+    "payment.hold_reason": "更改暂停原因",
     "payment.release": "恢复发放",
     "recovery.open": "登记应追回款",
     "recovery.repay": "登记追回退缴",

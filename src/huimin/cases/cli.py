@@ -90,4 +90,10 @@ def stop(
     except ActionError as exc:
         _refused(exc)
         return
+    from huimin.lib.money import format_yuan
+    from huimin.payments.models import Recovery
+
     console.print(f"{done.number}：已终止发放，自 {on.isoformat()} 起停发")
+    opened = Recovery.objects.filter(case_id=done.pk, event_ref=actions.stop_ref(done)).first()
+    if opened is not None:
+        console.print(f"应追回：{format_yuan(opened.amount_fen)}（追回记录 {opened.pk}）")

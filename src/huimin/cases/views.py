@@ -331,8 +331,23 @@ def case_stop(request: HttpRequest, pk: int) -> HttpResponse:
             return _denied(request, case, exc)
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已终止发放：自 {stopped_on.isoformat()} 起停发")
+        messages.success(request, f"已终止发放：自 {stopped_on.isoformat()} 起停发"
+                                  f"{_stop_followups(case)}")
     return _back(case)
+
+
+def _stop_followups(case: Case) -> str:
+    """What a stop after re-verification left for finance, in words for its message."""
+    from huimin.lib.money import format_yuan
+    from huimin.payments.models import Entitlement, EntitlementStatus, Recovery
+
+    out = ""
+    if Entitlement.objects.filter(case_id=case.pk, status=EntitlementStatus.HELD).exists():
+        out += "；未发放的款项继续暂停，不再发放"
+    opened = Recovery.objects.filter(case_id=case.pk, event_ref=actions.stop_ref(case)).first()
+    if opened is not None:
+        out += f"；已多发的 {format_yuan(opened.amount_fen)}登记为应追回款项，由财务追回"
+    return out
 
 
 @login_required

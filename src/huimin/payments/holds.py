@@ -151,6 +151,27 @@ def hold_case(actor: Any, case: Case, *, held_reason: str, reason: str,
 
 
 @transaction.atomic
+def reword_hold(actor: Any, case: Case, *, held_reason: str, reason: str) -> int:
+    """A suspension decided: the entitlement held for it (``HeldReason.SUSPENDED``) stays
+    held, now with the reason found (a stop after re-verification: 不再符合条件). No money
+    moves; the audit event ``payment.hold_reason`` keeps the old and new reasons. Returns
+    how many were reworded (0 or 1)."""
+    case = Case.objects.select_related("area").get(pk=case.pk)
+    _check_actor(actor, case, "更改暂停原因")
+    ent = _lock_entitlement(case)
+    if ent is None or ent.status != EntitlementStatus.HELD \
+            or ent.held_reason != HeldReason.SUSPENDED:
+        return 0
+    old = ent.held_reason
+    ent.held_reason, ent.held_note = held_reason, (reason or "").strip()[:200]
+    ent.save(update_fields=["held_reason", "held_note"])
+    record(actor, "payment.hold_reason", ent, person_id=case.subject_id, case_id=case.pk,
+           area_code=ent.cycle.area.code, cycle=ent.cycle_id, old=old, new=held_reason,
+           reason=ent.held_note)
+    return 1
+
+
+@transaction.atomic
 def release_case(actor: Any, case: Case, *, reason: str) -> int:
     """Undo ``hold_case`` when a suspension is lifted: a held entitlement of the case becomes
     payable again and waits for the next batch (the case must be back in 已确认，待发放 or

@@ -25,6 +25,7 @@ from huimin.payments.actions.recoveries import (
     mark_overpaid,
     offset_targets,
     open_recovery,
+    paid_fen,
     record_offset,
     record_repayment,
     request_write_off,
@@ -39,7 +40,7 @@ __all__ = [
     "APPROVE_ROLES", "OPEN_ROLES", "READERS", "RECORD_ROLES", "approve_write_off",
     "decline_write_off",
     "get_recovery_for_user", "mark_overpaid", "offset_targets", "open_recovery",
-    "record_offset", "record_repayment", "recoveries_for", "request_write_off",
+    "paid_fen", "record_offset", "record_repayment", "recoveries_for", "request_write_off",
     "reverse_offsets", "row", "to_xlsx",
 ]
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from huimin.cases.models import Case
 from huimin.cases.states import State
 from huimin.errors import ActionError, Conflict, Forbidden
 from huimin.lib.money import format_yuan
+from huimin.payments.actions.recoveries import paid_fen
 from huimin.verification.models import Effect, EffectKind, EffectStatus, Kind
 
 CONFIRM_ROLES = (Role.COUNTY_APPROVER, Role.ADMIN)
@@ -46,13 +47,6 @@ def get_effect_for_user(user: Any, pk: object) -> Effect:
         return effects_for(user).get(pk=int(str(pk)))
     except (Effect.DoesNotExist, ValueError, TypeError):
         raise Http404("记录不存在或不在您的管辖范围内") from None
-
-
-def paid_fen(case: Case) -> int:
-    from huimin.payments.models import PaymentLine
-
-    total = PaymentLine.objects.filter(case=case, status="paid").aggregate(s=Sum("amount_fen"))
-    return int(total["s"] or 0)
 
 
 @dataclass(frozen=True)

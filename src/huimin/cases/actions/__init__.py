@@ -333,8 +333,8 @@ def _review(
     if transition == Transition.RETURN and not comment.strip():
         raise ActionError("退回补正时须写明需要补正的内容")
     target = review_target(locked.review_chain, locked.state, locked.level, transition)
-    if target is None:
-        raise Conflict(f"案件当前状态为「{locked.state_label}」，不能执行「{label}」")
+    if target is None:  # the stored state and level disagree (not left so by any action)
+        raise Conflict(f"案件当前状态「{locked.state_label}」与待审级别不符，不能执行「{label}」")
     override: dict[str, Any] = {}
     attached: BankAccount | None = None
     if transition == Transition.APPROVE:
@@ -438,9 +438,9 @@ def _reopen(actor: Any, locked: Case, transition: str, index: int, outcome: str,
     old = locked.state
     target = review_target(locked.review_chain, locked.state,
                            str(locked.review_chain[index]["level"]), transition)
-    if target is None:
-        raise Conflict(f"案件当前状态为「{locked.state_label}」，不能执行"
-                       f"「{Transition(transition).label}」")
+    # the callers took only a returned case (resubmit) or a rejected one (reopen), which
+    # their transition always sends to the level's waiting state
+    assert target is not None
     if facts is not None:
         locked.facts = {**locked.facts, **clean_facts(facts)}
     before = _store_entitlement(locked, _evaluate(locked.program, locked.subject,

@@ -168,8 +168,9 @@ def stop_suspended(actor: Any, case: Case, *, stopped_on: date, reason: str,
                    expected_version: int | None = None) -> Case:
     """Re-verification confirmed that a suspended case lost its entitlement: it is stopped
     from ``stopped_on`` (``stop_case``). A payment held for the suspension stays held (it
-    was never sent); money paid for the period without entitlement is recovered through
-    ``payments.recoveries``."""
+    was never sent), now held as 不再符合条件 with ``reason``; one not yet held is held;
+    what was paid beyond the amount to ``stopped_on`` becomes a recovery (cause: this stop,
+    ``event_ref`` ``case-stop:<case id>``), all in this transaction."""
     if getattr(actor, "role", None) not in CHANGE_ROLES:
         raise Forbidden("只有县级审批员可以终止发放")
     _check_area(actor, case)
@@ -184,7 +185,26 @@ def stop_suspended(actor: Any, case: Case, *, stopped_on: date, reason: str,
     if stopped_on.year < locked.claim_year:
         raise ActionError(f"终止日期：{stopped_on.isoformat()} 早于申领年度 "
                           f"{locked.claim_year} 年")
-    return stop_case(actor, locked, stopped_on=stopped_on, reason=reason)
+    from huimin.payments.holds import hold_case, reword_hold
+    from huimin.payments.models import HeldReason
+    from huimin.payments.recoveries import open_recovery, paid_fen
+
+    paid = paid_fen(locked)
+    hold_case(actor, locked, held_reason=HeldReason.INELIGIBLE, reason=reason,
+              from_date=stopped_on)
+    done = stop_case(actor, locked, stopped_on=stopped_on, reason=reason)
+    reword_hold(actor, done, held_reason=HeldReason.INELIGIBLE, reason=reason)
+    if paid > done.amount_fen:
+        open_recovery(actor, case=done, amount_fen=paid - done.amount_fen,
+                      cause=f"复核终止：{reason}"[:200], period_start=stopped_on,
+                      period_end=date(done.claim_year, 12, 31),
+                      event_ref=stop_ref(done))
+    return done
+
+
+def stop_ref(case: Case) -> str:
+    """The ``event_ref`` of the recovery a stop after re-verification opens."""
+    return f"case-stop:{case.pk}"
 
 
 @transaction.atomic

@@ -131,6 +131,12 @@ def _open_on_line(line: PaymentLine) -> int:
     return int(Recovery.objects.filter(line=line).aggregate(s=Sum("amount_fen"))["s"] or 0)
 
 
+def paid_fen(case: Case) -> int:
+    """What the bank paid to ``case``, over all its lines."""
+    total = PaymentLine.objects.filter(case=case, status=LineStatus.PAID)
+    return int(total.aggregate(s=Sum("amount_fen"))["s"] or 0)
+
+
 @transaction.atomic
 def open_recovery(actor: Any, *, case: Case, amount_fen: int, cause: str, period_start: date,
                   period_end: date, line: PaymentLine | None = None,
@@ -299,8 +305,8 @@ def reverse_offsets(actor: Any, ent: Entitlement, *, why: str) -> int:
                case_id=ent.case_id, area_code=ent.cycle.area.code, cycle=ent.cycle_id,
                amount_fen=mv.amount_fen, recovery=rec.pk, movement=mv.pk, reason=why[:200])
         total += mv.amount_fen
-    if total:
-        Entitlement.objects.filter(pk=ent.pk).update(offset_fen=ent.offset_fen - total)
+    # called only for an entitlement with an offset, so there was always one to reverse
+    Entitlement.objects.filter(pk=ent.pk).update(offset_fen=ent.offset_fen - total)
     return total
 
 
