@@ -101,3 +101,40 @@ def test_submit_and_confirm_a_change(page: Any, live_server: Any, personas: Pers
     page.goto(f"{base}/registry/handovers/import/")
     assert "移交记录" in page.content()
     both(page, "changes-09-handover-import")
+
+
+def test_a_passbook_is_added_without_the_card_check(page: Any, live_server: Any,
+                                                    personas: Personas, settings: Any,
+                                                    tmp_path: Path) -> None:
+    """A 一折通 passbook number has no Luhn digit: chosen as 存折 it is accepted, and the
+    person's page marks it."""
+    from huimin.registry import changes
+    from huimin.registry.models import BankAccount, ChangeRequest
+    from tests.web.cases_helpers import make_rural_couple
+    from tests.web.changes_helpers import BAD_CARD
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    base = live_server.url
+    couple = make_rural_couple(personas.cadre_a, VILLAGE_A)
+    login(page, base, "cadre_a")
+    page.goto(f"{base}/registry/persons/{couple.wife.pk}/changes/new/?kind=account_add")
+    page.fill("#f-bank_name", "惠来农商银行")
+    page.fill("#f-account", BAD_CARD)
+    page.fill("#f-verified_how", "本人持一折通存折到村委会核对")
+    page.fill("#f-reason", "本人以一折通存折领取补贴")
+    page.click("button:has-text('提交变更申请')")
+    page.wait_for_selector("text=校验位不符")  # a card, the default, is Luhn-checked
+    page.select_option("#f-account_kind", "passbook")
+    page.fill("#f-account", BAD_CARD)
+    page.fill("#f-reason", "本人以一折通存折领取补贴")
+    both(page, "changes-10-passbook-form")
+    page.click("button:has-text('提交变更申请')")
+    page.wait_for_selector("[data-testid=status]")
+    assert "惠来农商银行 存折 " in page.content() and BAD_CARD not in page.content()
+    changes.confirm_change(personas.township, ChangeRequest.objects.get(kind="account_add"))
+    assert BankAccount.objects.get(person=couple.wife).kind == "passbook"
+    page.goto(f"{base}/registry/persons/{couple.wife.pk}/")
+    accounts = page.inner_text("[data-testid=accounts]")
+    assert "惠来农商银行" in accounts and BAD_CARD not in accounts
+    assert page.locator("[data-testid=accounts] [data-testid=passbook]").count() == 1
+    both(page, "changes-11-person-passbook")

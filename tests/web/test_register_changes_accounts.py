@@ -99,3 +99,42 @@ def test_account_bad_input(personas: Personas, values: dict[str, str], message: 
                {"account_id": str(couple.account.pk), "bank_name": "惠来农商银行",
                 "account": CARD, "verified_how": HOW})
     assert not ChangeRequest.objects.exists()
+
+
+def test_a_passbook_is_registered_without_the_card_check(personas: Personas) -> None:
+    """一折通 and passbook numbers carry no Luhn check digit: the kind says which check applies,
+    and the person's file shows it."""
+    couple = make_rural_couple(personas.cadre_a, VILLAGE_A)
+    with pytest.raises(ActionError, match="银行卡号：校验位不符"):
+        submit(personas.cadre_a, "account_add", couple.wife,
+               {"account_kind": "card", "bank_name": "惠来农商银行", "account": BAD_CARD,
+                "verified_how": HOW})
+    req = submit(personas.cadre_a, "account_add", couple.wife,
+                 {"account_kind": "passbook", "bank_name": "惠来农商银行", "account": BAD_CARD,
+                  "verified_how": "本人持存折到村委会核对"})
+    assert "存折" in str(req.new_values) and BAD_CARD not in str(req.new_values)
+    changes.confirm_change(personas.township, req)
+    acct = BankAccount.objects.get(person=couple.wife)
+    assert (acct.kind, acct.account_number) == ("passbook", BAD_CARD)
+    assert acct.get_kind_display() == "存折（一折通）"
+    # replaced by a card: the card is checked again
+    with pytest.raises(ActionError, match="银行卡号：校验位不符"):
+        submit(personas.cadre_a, "account_replace", couple.wife,
+               {"account_id": str(acct.pk), "bank_name": "惠来农商银行", "account": BAD_CARD,
+                "verified_how": HOW})
+    changes.confirm_change(personas.township, submit(
+        personas.cadre_a, "account_replace", couple.wife,
+        {"account_id": str(acct.pk), "account_kind": "card", "bank_name": "惠来农商银行",
+         "account": CARD, "verified_how": HOW}))
+    new = BankAccount.objects.get(person=couple.wife, active=True)
+    assert (new.kind, new.account_number) == ("card", CARD)
+
+
+@pytest.mark.parametrize("value", ["cheque", "信用卡", "x" * 30])
+def test_an_unknown_account_kind_is_named(personas: Personas, value: str) -> None:
+    couple = make_rural_couple(personas.cadre_a, VILLAGE_A)
+    with pytest.raises(ActionError, match="账户类型：应为「银行卡」或「存折（一折通）」"):
+        submit(personas.cadre_a, "account_add", couple.wife,
+               {"account_kind": value, "bank_name": "惠来农商银行", "account": CARD,
+                "verified_how": HOW})
+    assert not ChangeRequest.objects.exists()

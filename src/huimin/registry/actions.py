@@ -19,8 +19,9 @@ from huimin.registry.models import Area, BankAccount, Handover, Household, Paren
 from huimin.registry.validation import (
     FieldError,
     check_account,
+    check_account_kind,
+    check_account_of_kind,
     check_bank_name,
-    check_card,
     check_death_date,
     check_id,
     check_name,
@@ -586,20 +587,24 @@ ACCOUNT_ROLES = CHANGE_ROLES
 VERIFY_MAX = 100
 
 
-def _account_fields(bank_name: str, account: str, verified_how: str) -> tuple[str, str, str]:
+def _account_fields(kind: str, bank_name: str, account: str,
+                    verified_how: str) -> tuple[str, str, str, str]:
+    """The kind (``AccountKind``), bank, number (Luhn-checked for a card) and how it was
+    verified, each checked."""
     try:
-        return (check_bank_name(bank_name), check_card(account),
+        kind = check_account_kind(kind)
+        return (kind, check_bank_name(bank_name), check_account_of_kind(account, kind),
                 check_text(verified_how, "核验方式", VERIFY_MAX))
     except FieldError as exc:
         raise _field(exc) from None
 
 
-def _new_account(actor: Any, person: Person, bank_name: str, account: str, verified_how: str,
-                 verified_by: Any) -> BankAccount:
+def _new_account(actor: Any, person: Person, kind: str, bank_name: str, account: str,
+                 verified_how: str, verified_by: Any) -> BankAccount:
     if BankAccount.objects.filter(person=person, account_hash=account_hash(account),
                                   active=True).exists():
-        raise ActionError("银行卡号：该账户已登记且有效")
-    return BankAccount.objects.create(person=person, bank_name=bank_name,
+        raise ActionError(f"{'存折账号' if kind == 'passbook' else '银行卡号'}：该账户已登记且有效")
+    return BankAccount.objects.create(person=person, kind=kind, bank_name=bank_name,
                                       verified_by=verified_by or actor,
                                       verified_how=verified_how, **seal_account(account))
 
@@ -613,17 +618,24 @@ def _account_event(actor: Any, action: str, person: Person, acct: BankAccount, v
              new={c["field"]: c["new"] for c in changes})
 
 
+def account_label(acct: BankAccount) -> str:
+    """An account in words, masked: 惠来农商银行 存折 6228********0903 (a card says no kind)."""
+    kind = " 存折" if acct.kind == "passbook" else ""
+    return f"{acct.bank_name}{kind} {acct.account_masked}"
+
+
 @transaction.atomic
 def register_account(actor: Any, person: Person, *, bank_name: str, account: str,
-                     verified_how: str, verified_by: Any = None,
+                     verified_how: str, verified_by: Any = None, kind: str = "card",
                      via: str = "change_request", note: str = "") -> BankAccount:
-    """A new bank card (Luhn-checked), with who checked it against the card and how."""
+    """A new bank card (Luhn-checked) or passbook (``kind``), with who checked it against
+    the card or passbook and how."""
     locked = _editable(actor, person, ACCOUNT_ROLES, "银行账户登记")
-    bank_name, account, verified_how = _account_fields(bank_name, account, verified_how)
-    acct = _new_account(actor, locked, bank_name, account, verified_how, verified_by)
+    kind, bank_name, account, verified_how = _account_fields(kind, bank_name, account,
+                                                             verified_how)
+    acct = _new_account(actor, locked, kind, bank_name, account, verified_how, verified_by)
     _account_event(actor, "person.add_account", locked, acct, via, note,
-                   [{"field": "银行账户", "old": "",
-                     "new": f"{acct.bank_name} {acct.account_masked}"}])
+                   [{"field": "银行账户", "old": "", "new": account_label(acct)}])
     return acct
 
 
@@ -636,7 +648,7 @@ def _open_cases_paid_to(acct: BankAccount) -> Any:
 
 @transaction.atomic
 def replace_account(actor: Any, old: BankAccount, *, bank_name: str, account: str,
-                    verified_how: str, verified_by: Any = None,
+                    verified_how: str, verified_by: Any = None, kind: str = "card",
                     via: str = "change_request", note: str = "") -> BankAccount:
     """The old account is deactivated, the new one registered, and the open cases paid into
     the old one are paid into the new one from now on."""
@@ -646,16 +658,17 @@ def replace_account(actor: Any, old: BankAccount, *, bank_name: str, account: st
     acct_old = BankAccount.objects.select_for_update().get(pk=old.pk)
     if not acct_old.active:
         raise ActionError("原账户：该账户已停用")
-    bank_name, account, verified_how = _account_fields(bank_name, account, verified_how)
+    kind, bank_name, account, verified_how = _account_fields(kind, bank_name, account,
+                                                             verified_how)
     acct_old.active = False
     acct_old.deactivated_on = timezone.localdate()
     acct_old.save(update_fields=["active", "deactivated_on"])
-    acct = _new_account(actor, locked, bank_name, account, verified_how, verified_by)
+    acct = _new_account(actor, locked, kind, bank_name, account, verified_how, verified_by)
     for case in _open_cases_paid_to(acct_old):
         change_account(actor, case, acct, note=note)
     _account_event(actor, "person.replace_account", locked, acct, via, note,
-                   [{"field": "银行账户", "old": f"{acct_old.bank_name} {acct_old.account_masked}",
-                     "new": f"{acct.bank_name} {acct.account_masked}"}])
+                   [{"field": "银行账户", "old": account_label(acct_old),
+                     "new": account_label(acct)}])
     return acct
 
 

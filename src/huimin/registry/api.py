@@ -118,7 +118,8 @@ class ChangeIn(Schema):
     - split: members (person ids, comma-separated), address; merge: into (户号)
     - head / member_remove: person (person id); member_add: id_number
     - parent_link: parent_id_number, relation (父亲/母亲/监护人); parent_unlink: link (id)
-    - account_add: bank_name, account (card number, Luhn-checked), verified_how;
+    - account_add: account_kind (card, the default, or passbook), bank_name, account (a
+      card's number is Luhn-checked, a passbook's is not), verified_how;
       account_replace: the same and account_id; account_deactivate: account_id
 
     Person types take ``person_id``; household types (split, merge, head, member_add,

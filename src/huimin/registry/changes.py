@@ -42,8 +42,9 @@ from huimin.registry.models import (
 )
 from huimin.registry.validation import (
     FieldError,
+    check_account_kind,
+    check_account_of_kind,
     check_bank_name,
-    check_card,
     check_death_date,
     check_id,
     check_name,
@@ -416,13 +417,21 @@ def apply_parent_unlink(actor: Any, req: ChangeRequest, secret: dict[str, str]) 
 
 # ------------------------------------------------------------------------ bank accounts
 
-def _card(values: Mapping[str, str]) -> tuple[str, str, str]:
+def _card(values: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """Kind, bank, number (a card's Luhn-checked) and how it was verified."""
     try:
-        return (check_bank_name(_text(values, "bank_name")),
-                check_card(_text(values, "account")),
+        kind = check_account_kind(_text(values, "account_kind"))
+        return (kind, check_bank_name(_text(values, "bank_name")),
+                check_account_of_kind(_text(values, "account"), kind),
                 check_text(_text(values, "verified_how"), "核验方式", actions.VERIFY_MAX))
     except FieldError as exc:
         raise _err(exc) from None
+
+
+def _shown(kind: str, bank: str, number: str) -> str:
+    from huimin.lib.masking import mask_account
+
+    return f"{bank}{' 存折' if kind == 'passbook' else ''} {mask_account(number)}"
 
 
 def _account_of(person: Person, values: Mapping[str, str], label: str) -> BankAccount:
@@ -434,36 +443,36 @@ def _account_of(person: Person, values: Mapping[str, str], label: str) -> BankAc
 
 
 def parse_account_add(actor: Any, person: Person, values: Mapping[str, str]) -> Parsed:
-    from huimin.lib.masking import mask_account
-
-    bank, card, how = _card(values)
-    return Parsed({"bank_name": bank, "verified_how": how}, {"account": ""},
-                  {"account": f"{bank} {mask_account(card)}", "verified_how": how},
-                  {"account": card})
+    kind, bank, number, how = _card(values)
+    return Parsed({"account_kind": kind, "bank_name": bank, "verified_how": how},
+                  {"account": ""},
+                  {"account": _shown(kind, bank, number), "verified_how": how},
+                  {"account": number})
 
 
 def apply_account_add(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     assert req.person is not None
     actions.register_account(actor, req.person, bank_name=req.params["bank_name"],
                              account=secret["account"], verified_how=req.params["verified_how"],
+                             kind=req.params.get("account_kind", "card"),
                              verified_by=req.submitted_by, note=_note(req))
 
 
 def parse_account_replace(actor: Any, person: Person, values: Mapping[str, str]) -> Parsed:
-    from huimin.lib.masking import mask_account
-
     old = _account_of(person, values, "原账户")
-    bank, card, how = _card(values)
-    return Parsed({"account_id": old.pk, "bank_name": bank, "verified_how": how},
-                  {"account": f"{old.bank_name} {old.account_masked}"},
-                  {"account": f"{bank} {mask_account(card)}", "verified_how": how},
-                  {"account": card})
+    kind, bank, number, how = _card(values)
+    return Parsed({"account_id": old.pk, "account_kind": kind, "bank_name": bank,
+                   "verified_how": how},
+                  {"account": actions.account_label(old)},
+                  {"account": _shown(kind, bank, number), "verified_how": how},
+                  {"account": number})
 
 
 def apply_account_replace(actor: Any, req: ChangeRequest, secret: dict[str, str]) -> None:
     actions.replace_account(actor, BankAccount.objects.get(pk=req.params["account_id"]),
                             bank_name=req.params["bank_name"], account=secret["account"],
                             verified_how=req.params["verified_how"],
+                            kind=req.params.get("account_kind", "card"),
                             verified_by=req.submitted_by, note=_note(req))
 
 
@@ -478,7 +487,10 @@ def apply_account_deactivate(actor: Any, req: ChangeRequest, secret: dict[str, s
                                note=_note(req))
 
 
-_CARD_FIELDS = [Field("bank_name", "开户银行"), Field("account", "银行卡号", help="Luhn 校验"),
+_CARD_FIELDS = [Field("account_kind", "账户类型", "account_kind",
+                      help="银行卡号做 Luhn 校验；存折（一折通）账号不做"),
+                Field("bank_name", "开户银行"),
+                Field("account", "银行卡号或存折账号", help="8–30 位数字"),
                 Field("verified_how", "核验方式", help="如：本人持卡到场核对、银行开户回执")]
 
 KINDS: dict[str, Kind] = {k.code: k for k in [

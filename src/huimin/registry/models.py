@@ -149,10 +149,20 @@ class ParentChild(models.Model):
         return f"{self.parent_id} → {self.child_id}（{self.get_relation_display()}）"
 
 
+class AccountKind(models.TextChoices):
+    """A bank card's number ends in a Luhn check digit; a passbook's (存折, the 一折通 of
+    subsidy payments) has none, so only a card is checked by Luhn."""
+
+    CARD = "card", "银行卡"
+    PASSBOOK = "passbook", "存折（一折通）"
+
+
 class BankAccount(models.Model):
     """An account benefits are paid into. The number is sealed at rest."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="bank_accounts")
+    kind = models.CharField("账户类型", max_length=10, choices=AccountKind.choices,
+                            default=AccountKind.CARD)
     bank_name = models.CharField("开户银行", max_length=100)
     account_sealed = models.TextField(editable=False)
     account_hash = models.CharField(max_length=64, editable=False, db_index=True)

@@ -117,3 +117,24 @@ def check_card(value: object, column: str = "银行卡号") -> str:
     if not luhn_ok(account):
         raise FieldError(column, "校验位不符（Luhn 校验未通过），请核对卡号")
     return account
+
+
+#: what a form, file or API may give for an account's kind (blank: a bank card)
+ACCOUNT_KINDS = {"": "card", "card": "card", "银行卡": "card", "卡": "card",
+                 "passbook": "passbook", "存折": "passbook", "一折通": "passbook",
+                 "存折（一折通）": "passbook"}
+
+
+def check_account_kind(value: object, column: str = "账户类型") -> str:
+    """``card`` or ``passbook``, from the code or its Chinese name; blank is a card."""
+    kind = ACCOUNT_KINDS.get(str(value if value is not None else "").strip())
+    if kind is None:
+        raise FieldError(column, "应为「银行卡」或「存折（一折通）」")
+    return kind
+
+
+def check_account_of_kind(value: object, kind: str) -> str:
+    """A card's number is Luhn-checked (``check_card``); a passbook's only as an account."""
+    if kind == "passbook":
+        return check_account(value, "存折账号")
+    return check_card(value)
