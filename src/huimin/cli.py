@@ -20,6 +20,9 @@ app.add_typer(registry_app, name="registry")
 from huimin.registry.cli import app as changes_app  # noqa: E402
 
 registry_app.add_typer(changes_app, name="changes")
+from huimin.registry.handover_cli import app as handover_app  # noqa: E402
+
+registry_app.add_typer(handover_app, name="handover")
 from huimin.rules.cli import app as rules_app  # noqa: E402
 
 app.add_typer(rules_app, name="rules")

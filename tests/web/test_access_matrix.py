@@ -529,6 +529,13 @@ API: dict[tuple[str, str], Spec] = {
         "POST", lambda w: f"/api/registry/changes/{w.change.pk}/reject",
         only(200, ["township", "county"], {"cadre_b": 404}),
         data=lambda w: {"reason": "不符"}, json=True),
+    ("GET", "/api/registry/handovers/{handover_id}"): Spec(
+        "GET", lambda w: f"/api/registry/handovers/{w.handover.pk}",
+        only(200, ["cadre_a", "township", "county"], {"cadre_b": 404})),
+    ("POST", "/api/registry/handovers/import"): Spec(  # not a record: 400 for who may import
+        "POST", lambda w: "/api/registry/handovers/import",
+        only(400, ["cadre_a", "cadre_b", "township"]),
+        data=lambda w: {"file": _file(b"not a record", "r.json")}),
     # recoveries (追回): finance records (a repayment with its receipt), county and audit read
     ("GET", "/api/recoveries"): Spec("GET", lambda w: "/api/recoveries",
                                      only(200, ["county", "finance", "auditor"])),

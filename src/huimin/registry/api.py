@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, File, Query, Router, Schema
+from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from huimin.accounts.access import get_household_for_user, get_person_for_user, require_role
@@ -284,3 +285,50 @@ def confirm_change(request: HttpRequest, change_id: Id) -> ChangeOut:
 def reject_change(request: HttpRequest, change_id: Id, payload: RejectIn) -> ChangeOut:
     return change_out(changes.reject_change(request.user, _change(request, change_id),
                                             reason=payload.reason))
+
+
+class HandoverCaseOut(Schema):
+    number: str | None = None
+    program: str | None = None
+    program_name: str | None = None
+    claim_year: int | None = None
+    amount_fen: int | None = None
+    stopped_on: str | None = None
+
+
+class HandoverImportOut(Schema):
+    person: PersonOut
+    household: str
+    cases: list[HandoverCaseOut]
+
+
+@router.post("/registry/handovers/import", response={201: HandoverImportOut})
+def import_handover(request: HttpRequest,
+                    file: File[UploadedFile]) -> Status[HandoverImportOut]:
+    """迁入登记: register a person handed over by another county, from its record (the JSON or
+    the Excel file it downloaded), in the village ``to_code`` names, which must be the
+    user's. Village cadres and township reviewers; the cases it lists are returned for the
+    office to take in again under its own rules. 400 names the field, sheet or row at fault;
+    409 when the number is already registered here."""
+    from huimin.lib.sheets import read_upload
+    from huimin.registry import handover as handovers
+
+    require_role(request.user, handovers.IMPORT_ROLES)
+    person, summary = handovers.import_handover(request.user,
+                                                read_upload(file, handovers.MAX_BYTES))
+    return Status(201, HandoverImportOut(
+        person=person_out(person), household=summary["household"],
+        cases=[HandoverCaseOut(**c) for c in summary["cases"]]))
+
+
+@router.get("/registry/handovers/{handover_id}")
+def get_handover(request: HttpRequest, handover_id: Id) -> HttpResponse:
+    """The hand-over record (迁出移交) of a person who moved out of the county, as the JSON the
+    receiving county imports (``huimin-handover/1``). It carries the full identity number:
+    village cadres, township reviewers and county approvers of the person's area only; each
+    taking is logged (``handover.download``)."""
+    from huimin.registry import handover as handovers
+
+    item = handovers.get_handover_for_user(request.user, handover_id)
+    return HttpResponse(handovers.taken(request.user, item, "json"),
+                        content_type="application/json")

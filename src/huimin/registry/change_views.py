@@ -278,22 +278,17 @@ def handover_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """The hand-over record of a move out of the county, for the receiving county."""
     from urllib.parse import quote
 
-    from huimin.accounts.access import persons_for
     from huimin.registry import handover as handovers
-    from huimin.registry.models import Handover
 
-    item = Handover.objects.filter(pk=pk, person__in=persons_for(request.user)).select_related(
-        "person__area", "person__household", "created_by").first()
-    if item is None or fmt not in ("json", "xlsx"):
+    if fmt not in ("json", "xlsx"):
         raise Http404("记录不存在或不在您的管辖范围内")
-    require_role(request.user, handovers.DOWNLOAD_ROLES)
-    record(request.user, "handover.download", item, person_id=item.person_id,
-           area_code=item.from_code, number=item.number, format=fmt)
+    item = handovers.get_handover_for_user(request.user, pk)
     name = quote(f"迁出移交-{item.number}")
     if fmt == "json":
-        resp = HttpResponse(handovers.as_json(item), content_type="application/json")
+        resp = HttpResponse(handovers.taken(request.user, item, fmt),
+                            content_type="application/json")
     else:
-        resp = HttpResponse(handovers.as_xlsx(item), content_type=(
+        resp = HttpResponse(handovers.taken(request.user, item, fmt), content_type=(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
     resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}.{fmt}"
     return resp

@@ -19,6 +19,36 @@ FORMAT = "huimin-handover/1"
 DOWNLOAD_ROLES = ("village_cadre", "township_reviewer", "county_approver", "admin")
 
 
+def get_handover_for_user(user: Any, pk: object) -> Handover:
+    """A hand-over record of a person in the user's areas, for the roles that may take it
+    (404 outside them, 403 for another role)."""
+    from django.http import Http404
+
+    from huimin.accounts.access import persons_for, require_role
+
+    try:
+        key = int(str(pk))
+    except ValueError:
+        raise Http404("记录不存在或不在您的管辖范围内") from None
+    item = (Handover.objects.filter(pk=key, person__in=persons_for(user))
+            .select_related("person__area", "person__household", "created_by").first())
+    if item is None:
+        raise Http404("记录不存在或不在您的管辖范围内")
+    require_role(user, DOWNLOAD_ROLES)
+    return item
+
+
+def taken(user: Any, item: Handover, fmt: str) -> bytes:
+    """The record as ``fmt`` (json or xlsx), its taking logged (``handover.download``: it
+    carries the full identity number)."""
+    from huimin.audit.events import record
+
+    data = as_json(item) if fmt == "json" else as_xlsx(item)
+    record(user, "handover.download", item, person_id=item.person_id,
+           area_code=item.from_code, number=item.number, format=fmt)
+    return data
+
+
 def payload(handover: Handover) -> dict[str, Any]:
     person = handover.person
     hh = person.household
