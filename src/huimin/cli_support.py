@@ -5,7 +5,7 @@ than log in). Exit code 2 for a user who cannot act, as each command documents."
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -30,3 +30,9 @@ def active_user(username: str) -> Any:
         err.print(f"用户 {username} 不存在或已停用")
         raise typer.Exit(2)
     return user
+
+
+def refused(exc: Any) -> NoReturn:
+    """An action refused (``huimin.errors.ActionError``): its message on stderr, exit 1."""
+    err.print(f"[red]{exc.message}[/red]")
+    raise typer.Exit(1)

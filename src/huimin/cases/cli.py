@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from huimin.cli_support import active_user as _user
+from huimin.cli_support import refused as _refused
 from huimin.cli_support import setup_django as _setup
 
 app = typer.Typer(help="案件：暂停发放的复核（恢复或终止发放）", no_args_is_help=True)
@@ -38,10 +39,6 @@ def _case(actor: Any, number: str) -> Any:
         raise typer.Exit(2)
     return found
 
-
-def _refused(exc: Any) -> None:
-    err.print(f"[red]{exc.message}[/red]")
-    raise typer.Exit(1)
 
 
 @app.command("resume")

@@ -153,10 +153,9 @@ def _preview(request: HttpRequest, chosen: list[ChangeRequest], error: ActionErr
         status=error.status if error is not None else 200)
 
 
-@login_required
-@require_POST
-def change_bulk_preview(request: HttpRequest) -> HttpResponse:
-    """What confirming the chosen requests will change; nothing is changed here."""
+def _chosen(request: HttpRequest) -> list[ChangeRequest] | HttpResponse:
+    """The requests ticked on the list, for a role that decides them; back to the list,
+    with the reason, when none is ticked or the choice is malformed."""
     require_role(request.user, changes.DECIDE_ROLES)
     try:
         chosen = _selected(request)
@@ -166,6 +165,16 @@ def change_bulk_preview(request: HttpRequest) -> HttpResponse:
     if not chosen:
         messages.error(request, "请选择要确认的变更申请")
         return redirect("registry:changes")
+    return chosen
+
+
+@login_required
+@require_POST
+def change_bulk_preview(request: HttpRequest) -> HttpResponse:
+    """What confirming the chosen requests will change; nothing is changed here."""
+    chosen = _chosen(request)
+    if isinstance(chosen, HttpResponse):
+        return chosen
     try:
         changes.check_changes(request.user, chosen)
     except ActionError as exc:
@@ -177,15 +186,9 @@ def change_bulk_preview(request: HttpRequest) -> HttpResponse:
 @require_POST
 def change_bulk_confirm(request: HttpRequest) -> HttpResponse:
     """Confirm the previewed requests, all in one transaction or none."""
-    require_role(request.user, changes.DECIDE_ROLES)
-    try:
-        chosen = _selected(request)
-    except ActionError as exc:
-        messages.error(request, exc.message)
-        return redirect("registry:changes")
-    if not chosen:
-        messages.error(request, "请选择要确认的变更申请")
-        return redirect("registry:changes")
+    chosen = _chosen(request)
+    if isinstance(chosen, HttpResponse):
+        return chosen
     try:
         done = changes.confirm_changes(request.user, chosen)
     except ActionError as exc:

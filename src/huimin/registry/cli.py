@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from huimin.cli_support import active_user as _user
+from huimin.cli_support import refused as _fail
 from huimin.cli_support import setup_django as _setup
 
 app = typer.Typer(help="变更登记：提交、查看、确认、驳回变更申请", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
 
-
-def _fail(exc: Any) -> NoReturn:
-    err.print(f"[red]{exc.message}[/red]")
-    raise typer.Exit(1)
 
 
 def _request(actor: Any, pk: int) -> Any:

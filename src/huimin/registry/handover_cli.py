@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 
 from huimin.cli_support import active_user as _user
+from huimin.cli_support import refused as _refused
 from huimin.cli_support import setup_django as _setup
 
 app = typer.Typer(help="迁出移交记录：导出给迁入地，或在迁入地导入登记", no_args_is_help=True)
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-
-def _refused(exc: Any) -> None:
-    err.print(f"[red]{exc.message}[/red]")
-    raise typer.Exit(1)
 
 
 @app.command("import")
