@@ -161,8 +161,9 @@ class BankAccount(models.Model):
     """An account benefits are paid into. The number is sealed at rest."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="bank_accounts")
+    # db_default too: bulk loaders that COPY named columns get a card
     kind = models.CharField("账户类型", max_length=10, choices=AccountKind.choices,
-                            default=AccountKind.CARD)
+                            default=AccountKind.CARD, db_default=AccountKind.CARD)
     bank_name = models.CharField("开户银行", max_length=100)
     account_sealed = models.TextField(editable=False)
     account_hash = models.CharField(max_length=64, editable=False, db_index=True)
