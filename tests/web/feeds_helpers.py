@@ -128,3 +128,12 @@ def feeds_world(w: Any) -> Any:
                                   area=Area.objects.get(code="445224000000"))
     w._feeds = SimpleNamespace(file=death.file, offer=offer, token=token)
     return w._feeds
+
+
+def balanced(cycle: Any) -> None:
+    """The ledger agrees with the detail, the bank and the cases (帐帐、帐实、帐票相符)."""
+    from huimin.payments import reconcile
+
+    cycle.refresh_from_db()
+    report = reconcile.reconcile(cycle)
+    assert report.all_ok, [v.cause for v in report.variances]

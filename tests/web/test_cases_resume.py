@@ -23,14 +23,13 @@ from huimin.cli import app
 from huimin.errors import ActionError, Forbidden
 from huimin.lib.money import format_yuan
 from huimin.payments import actions as pay_actions
-from huimin.payments import reconcile
 from huimin.payments.holds import hold_case
 from huimin.payments.models import Entitlement, PaymentCycle, Recovery
 from huimin.payments.recoveries import paid_fen
 from huimin.programs.models import Program
 from huimin.registry import actions as registry_actions
 from tests.conftest import PASSWORD, VILLAGE_A, Family, Personas, make_family
-from tests.web.feeds_helpers import NOW, childcare_case, pay
+from tests.web.feeds_helpers import NOW, balanced, childcare_case, pay
 
 pytestmark = pytest.mark.django_db
 WHY = "父亲迁出本县（150102001001），待迁入地确认"
@@ -152,9 +151,7 @@ def test_a_stop_after_payment_opens_the_recovery(personas: Personas, family_a: F
     assert (rec.period_start, rec.period_end) == (date(2026, 4, 20), date(2026, 12, 31))
     assert f"已多发的 {format_yuan(rec.amount_fen)}登记为应追回款项" in html
     assert AuditEvent.objects.filter(action="recovery.open", case_id=made.pk).count() == 1
-    cycle = PaymentCycle.objects.get(pk=batch.cycle_id)
-    report = reconcile.reconcile(cycle)
-    assert report.all_ok, [v.cause for v in report.variances]
+    balanced(PaymentCycle.objects.get(pk=batch.cycle_id))
     code, out = run("stop", "--user", "county", "--case", made.number, "--date", "2026-04-20",
                     "--reason", "再次终止")
     assert code != 0 and "已不是暂停状态" in out

@@ -12,8 +12,7 @@ import time_machine
 
 from huimin.audit.models import AuditEvent
 from huimin.errors import Conflict
-from huimin.payments import reconcile
-from huimin.payments.models import Entitlement, PaymentCycle, Recovery
+from huimin.payments.models import Entitlement, Recovery
 from huimin.registry import actions as registry_actions
 from huimin.verification import apply
 from huimin.verification.models import Effect, EffectStatus
@@ -21,6 +20,7 @@ from tests.conftest import Personas
 from tests.web.feeds_helpers import (
     MOVE,
     NOW,
+    balanced,
     childcare_case,
     csv_bytes,
     death_file,
@@ -41,12 +41,6 @@ def _death(p: Any, died: str = "2026-03-05") -> bytes:
     return death_file([["D1", p.id_number, p.name, died, "惠来县民政局", "SW9"]])
 
 
-def _balanced(cycle: PaymentCycle) -> None:
-    """The ledger agrees with the detail, the bank and the cases (帐帐、帐实、帐票相符)."""
-    cycle.refresh_from_db()
-    report = reconcile.reconcile(cycle)
-    assert report.all_ok, [v.cause for v in report.variances]
-
 
 def test_death_of_a_paid_child_stops_and_opens_a_recovery(personas: Personas,
                                                            family_a: Any) -> None:
@@ -54,7 +48,7 @@ def test_death_of_a_paid_child_stops_and_opens_a_recovery(personas: Personas,
     batch = pay(personas)
     case.refresh_from_db()
     assert case.state == "paid"
-    _balanced(batch.cycle)
+    balanced(batch.cycle)
     load(personas.county, _death(family_a.child))
     stop = Effect.objects.get(kind="stop")
     steps = apply.preview([stop])
@@ -74,7 +68,7 @@ def test_death_of_a_paid_child_stops_and_opens_a_recovery(personas: Personas,
     stop.refresh_from_db()
     assert stop.applied["recovery"] == rec.pk
     # the stopped case's new amount plus what is recoverable is what was frozen and paid
-    _balanced(batch.cycle)
+    balanced(batch.cycle)
     # the same event again from another file changes nothing
     again = load(personas.county, _death(family_a.child))
     assert again.file.duplicates == 1 and again.effects == 0
@@ -99,7 +93,7 @@ def test_death_before_payment_holds_the_entitlement(personas: Personas,
     assert case.state == "stopped" and not Recovery.objects.exists()
     stop.refresh_from_db()
     assert stop.applied["held"] == 1
-    _balanced(cycle)
+    balanced(cycle)
 
 
 def test_nothing_half_applied_when_the_case_is_at_the_bank(personas: Personas,

@@ -13,19 +13,17 @@ import pytest
 import time_machine
 
 from huimin.audit.models import AuditEvent
-from huimin.payments import reconcile
 from huimin.payments.models import (
     Entitlement,
     EntitlementStatus,
     HeldReason,
-    PaymentCycle,
     Recovery,
 )
 from huimin.programs.models import Program
 from huimin.verification import apply
 from huimin.verification.models import Effect, EffectStatus
 from tests.conftest import ID_SEQ, VILLAGE_B, Personas, make_user, new_id
-from tests.web.feeds_helpers import BIRTH, MOVE, NOW, childcare_case, csv_bytes, load
+from tests.web.feeds_helpers import BIRTH, MOVE, NOW, balanced, childcare_case, csv_bytes, load
 
 pytestmark = pytest.mark.django_db
 
@@ -35,11 +33,6 @@ def frozen_time() -> Iterator[None]:
     with time_machine.travel(NOW, tick=False):
         yield
 
-
-def _balanced(cycle: PaymentCycle) -> None:
-    cycle.refresh_from_db()
-    report = reconcile.reconcile(cycle)
-    assert report.all_ok, [v.cause for v in report.variances]
 
 
 def _move(p: Any, to_code: str, event: str = "M1") -> bytes:
@@ -145,7 +138,7 @@ def test_a_recalculation_below_what_was_paid_opens_a_recovery(personas: Personas
     assert e.applied == {"amount_fen": 360000, "recovery": rec.pk}
     w.father.refresh_from_db()
     assert w.father.moved_to_code == "445224100201"  # its register step confirmed with it
-    _balanced(cycle)
+    balanced(cycle)
 
 
 def test_a_move_out_of_the_county_holds_the_payment_as_moved(personas: Personas,
@@ -166,7 +159,7 @@ def test_a_move_out_of_the_county_holds_the_payment_as_moved(personas: Personas,
     e.refresh_from_db()
     assert e.applied == {"held": 1}
     assert AuditEvent.objects.filter(action="payment.hold", case_id=case.pk).count() == 1
-    _balanced(cycle)
+    balanced(cycle)
 
 
 def test_a_move_within_the_county_recalculates_an_amount_that_changed(
