@@ -8,8 +8,8 @@ While a :class:`Batch` is active (``with Batch(persons) as batch``):
   children come from memory (loaded once, see :meth:`Batch.load`); a person not loaded is
   read from the database as before;
 - ``effects._create`` collects each effect (the first of a key wins, as before); ``flush``
-  drops those whose key was proposed already (one query), writes the rest with one
-  ``bulk_create`` and their audit events with another.
+  drops those whose key was proposed already (one query), writes the rest at once and their
+  audit events at once (``huimin.bulk.insert``: ``COPY`` on PostgreSQL).
 
 Nothing here decides anything: the rules engine is asked exactly as before.
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from huimin import bulk
 from huimin.audit.events import event
-from huimin.audit.models import AuditEvent
 from huimin.cases.models import Case
 from huimin.registry.models import ParentChild, Person
 
@@ -243,11 +243,11 @@ class Batch:
             existing.update(Effect.objects.filter(key__in=chunk).values_list("key", flat=True))
         new = [Effect(key=k, **self.pending[k]) for k in keys if k not in existing]
         self.pending = {}
-        made = Effect.objects.bulk_create(new, batch_size=2000)
-        AuditEvent.objects.bulk_create([
+        made = bulk.insert(new)
+        bulk.insert([
             event(None, "feed.effect_propose", e, person_id=e.subject_id or e.person_id,
                   case_id=e.case_id, area_code=e.area_code, kind=e.kind, summary=e.summary,
-                  origin=e.origin) for e in made], batch_size=2000)
+                  origin=e.origin) for e in made])
         return len(made)
 
 

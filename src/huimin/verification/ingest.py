@@ -21,6 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from huimin import bulk
 from huimin.accounts.access import in_user_area, persons_for, require_role
 from huimin.audit.events import record
 from huimin.errors import ActionError, Conflict, FileRejected, Forbidden, RowError
@@ -422,7 +423,7 @@ def _store(actor: Any, token: FeedToken | None, area: Area, kind: str, source: s
         counts[row.status] += 1
         if row.status == RowStatus.MATCHED and person is not None and parsed is not None:
             to_propose.append((row, person, parsed))
-    FeedRow.objects.bulk_create(rows, batch_size=2000)
+    bulk.insert(rows)
     proposed = _propose(effects, to_propose, hashes, persons)
     feed.matched, feed.unmatched = counts[RowStatus.MATCHED], counts[RowStatus.UNMATCHED]
     feed.quarantined, feed.duplicates = counts[RowStatus.QUARANTINED], counts[RowStatus.DUPLICATE]
