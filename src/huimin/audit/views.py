@@ -164,7 +164,8 @@ def search_events(user: Any, params: Any, *, in_url: bool = False) -> tuple[Any,
             continue
         day = _day(raw)
         if day is None:
-            errors.append(f"{'起始' if key == 'from' else '截止'}日期：格式应为 YYYY-MM-DD")
+            errors.append(f"{'起始' if key == 'from' else '截止'}日期：「{raw[:20]}」不是有效日期，"
+                          "格式应为 YYYY-MM-DD")
             continue
         if key == "to":
             day += timedelta(days=1)
