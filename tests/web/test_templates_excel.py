@@ -17,7 +17,7 @@ from huimin.cases.models import Case
 from huimin.lib.cells import excel_mangled
 from huimin.lib.idnumber import make
 from huimin.registry.models import Area, BankAccount, Household, Person
-from tests.conftest import PASSWORD, VILLAGE_A, VILLAGE_B, Personas, make_family
+from tests.conftest import PASSWORD, VILLAGE_A, VILLAGE_B, Personas, make_family, new_id
 
 pytestmark = pytest.mark.django_db
 FATHER = make("445224", date(1988, 2, 3), 11)
@@ -165,6 +165,15 @@ def test_excel_mangled(value: object, expected: str | None) -> None:
     assert excel_mangled(value) == expected
 
 
+def test_excel_mangled_without_the_value() -> None:
+    """For a reason kept beside a masked ID number: what was read is left out."""
+    assert excel_mangled(4.45224e17, quote=False) == (
+        "看起来被 Excel 当作数字保存，第 16 位起的数字已丢失，请把该列设为文本后重新填写")
+    assert excel_mangled("445224199001011234.0", quote=False) == (
+        "末尾多了「.0」，看起来被 Excel 当作数字保存过，请把该列设为文本后重新填写")
+    assert excel_mangled("445224199001011234", quote=False) is None
+
+
 # ------------------------------------------------------------------ the bulk-intake template
 
 
@@ -206,6 +215,11 @@ def test_bulk_intake_names_mangled_ids_and_unknown_programs(personas: Personas) 
 # ------------------------------------------------------------------ the feed templates
 
 
+FEED_DROPDOWNS = {"death": {}, "move": {}, "birth": {"sex": ["男", "女"]},
+                  "disability": {"grade": ["1", "2", "3", "4"]}}
+MANGLED = "看起来被 Excel 当作数字保存，第 16 位起的数字已丢失，请把该列设为文本后重新填写"
+
+
 @pytest.mark.parametrize("kind", ["death", "move", "birth", "disability"])
 def test_feed_templates_keep_numbers_as_text(personas: Personas, kind: str) -> None:
     wb = workbook(client("county"), reverse("feeds:template", args=[kind, "xlsx"]))
@@ -214,3 +228,79 @@ def test_feed_templates_keep_numbers_as_text(personas: Personas, kind: str) -> N
              if ws.column_dimensions[c.column_letter].number_format == "@"]
     assert "event_id" in texts
     assert any(str(t).endswith("id_number") for t in texts)
+    assert all(t in texts for t in ("to_code", "from_code", "certificate_no",
+                                    "mother_id_number", "father_id_number")
+               if t in [c.value for c in ws[1]])
+    for name, values in FEED_DROPDOWNS[kind].items():
+        assert dropdown(wb, ws, name) == values
+    assert len(ws.data_validations.dataValidation) == len(FEED_DROPDOWNS[kind])
+
+
+def feed_upload(c: Client, kind: str, wb: Any) -> Any:
+    """Upload a filled feed workbook; the loaded file's rows by row number."""
+    from huimin.verification.models import FeedFile
+
+    r = c.post(reverse("feeds:index"), {"kind": kind, "file": upload(wb, f"{kind}.xlsx")})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    feed = FeedFile.objects.get(pk=int(r["Location"].rstrip("/").rsplit("/", 1)[1]))
+    return {row.row_number: row for row in feed.rows.all()}
+
+
+def test_feed_templates_filled_in_match(personas: Personas, family_a: Any) -> None:
+    c, child, mother = client("county"), family_a.child, family_a.mother
+    wb = workbook(c, reverse("feeds:template", args=["disability", "xlsx"]))
+    wb.worksheets[0].append(["DX1", child.id_number, child.name, "残证001",
+                             dropdown(wb, wb.worksheets[0], "grade")[1], "2026-05-01", ""])
+    rows = feed_upload(c, "disability", wb)
+    assert (rows[2].status, rows[2].person, rows[2].reason) == ("matched", child, "")
+
+    wb = workbook(c, reverse("feeds:template", args=["birth", "xlsx"]))
+    ws = wb.worksheets[0]
+    ws.append(["BX1", new_id(date(2026, 4, 1), "F"), "林小花", dropdown(wb, ws, "sex")[1],
+               "2026-04-01", mother.id_number, "", "", "N1"])
+    rows = feed_upload(c, "birth", wb)
+    assert (rows[2].status, rows[2].person) == ("matched", mother)
+
+
+def test_feed_xlsx_names_an_id_number_excel_mangled(personas: Personas, family_a: Any) -> None:
+    c, child, father = client("county"), family_a.child, family_a.father
+    wb = workbook(c, reverse("feeds:template", args=["death", "xlsx"]))
+    ws = wb.worksheets[0]
+    ws.append(["DM1", float(child.id_number[:15] + "000"), child.name, "2026-03-05", "", ""])
+    ws.append(["DM2", father.id_number, father.name, "2026-03-06", "", ""])
+    rows = feed_upload(c, "death", wb)
+    assert (rows[2].status, rows[2].reason) == ("quarantined", f"「id_number」：{MANGLED}")
+    assert (rows[3].status, rows[3].person) == ("matched", father)  # the file goes on
+    page = c.get(reverse("feeds:exceptions") + "?status=quarantined").content.decode()
+    assert "<td>2</td><td>死亡</td><td>DM1</td>" in page and MANGLED in page
+    assert child.id_number[:15] not in page  # the reason does not repeat the number
+
+    wb = workbook(c, reverse("feeds:template", args=["birth", "xlsx"]))
+    wb.worksheets[0].append(["BM1", new_id(date(2026, 4, 1), "F"), "林小花", "女",
+                             "2026-04-01", int(family_a.mother.id_number[:-1] + "0"), "",
+                             "", "N1"])
+    rows = feed_upload(c, "birth", wb)
+    assert rows[2].reason == f"「mother_id_number」：{MANGLED}"
+
+
+def test_feed_csv_names_scientific_notation_and_point_zero(personas: Personas,
+                                                            family_a: Any) -> None:
+    from tests.web.feeds_helpers import MOVE, csv_bytes, load
+
+    child, father, mother = family_a.child, family_a.father, family_a.mother
+    data = csv_bytes(MOVE, [["MM1", "4.45224E+17", child.name, "2026-03-05", VILLAGE_B],
+                            ["MM2", father.id_number + ".0", father.name, "2026-03-05",
+                             VILLAGE_B],
+                            ["MM3", mother.id_number, mother.name, "2026-03-05",
+                             VILLAGE_B + ".0"],
+                            ["MM4", child.id_number, child.name, "2026-03-05", VILLAGE_B]])
+    feed = load(personas.county, data, kind="move").file
+    rows = {r.row_number: r for r in feed.rows.all()}
+    assert rows[2].reason == ("「id_number」：看起来被 Excel 转成了科学计数法，"
+                              "请把该列设为文本后重新填写")
+    assert rows[3].reason == ("「id_number」：末尾多了「.0」，看起来被 Excel 当作数字保存过，"
+                              "请把该列设为文本后重新填写")
+    assert rows[4].reason == (f"「to_code」：末尾多了「.0」（{VILLAGE_B}.0），看起来被 Excel "
+                              "当作数字保存过，请把该列设为文本后重新填写")
+    assert rows[5].status == "matched"
+    assert (feed.quarantined, feed.matched) == (3, 1)

@@ -100,22 +100,27 @@ _POINT_ZERO = re.compile(r"\d+\.0+")
 _AS_TEXT = "请把该列设为文本后重新填写"
 
 
-def excel_mangled(value: object) -> str | None:
+def excel_mangled(value: object, *, quote: bool = True) -> str | None:
     """Why a cell that should hold a long number as text (an ID or account number) looks
-    mangled by Excel, in Chinese; None when it does not."""
+    mangled by Excel, in Chinese; None when it does not. ``quote=False`` leaves out what was
+    read (for a reason that is kept and shown where ID numbers are masked)."""
+
+    def read(text: str) -> str:
+        return f"（{text}）" if quote else ""
+
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         digits = str(abs(value))
         if len(digits) > EXCEL_DIGITS:
             return (f"看起来被 Excel 当作数字保存，第 {EXCEL_DIGITS + 1} 位起的数字已丢失"
-                    f"（读到 {digits}），{_AS_TEXT}")
+                    f"{read('读到 ' + digits)}，{_AS_TEXT}")
         return None
     if isinstance(value, float):
-        return f"看起来被 Excel 转成了小数（{value}），{_AS_TEXT}"
+        return f"看起来被 Excel 转成了小数{read(str(value))}，{_AS_TEXT}"
     text = str(value).strip()
     if _SCIENTIFIC.fullmatch(text):
-        return f"看起来被 Excel 转成了科学计数法（{text}），{_AS_TEXT}"
+        return f"看起来被 Excel 转成了科学计数法{read(text)}，{_AS_TEXT}"
     if _POINT_ZERO.fullmatch(text):
-        return f"末尾多了「.0」（{text}），看起来被 Excel 当作数字保存过，{_AS_TEXT}"
+        return f"末尾多了「.0」{read(text)}，看起来被 Excel 当作数字保存过，{_AS_TEXT}"
     return None

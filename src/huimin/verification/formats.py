@@ -72,6 +72,17 @@ SOURCES: dict[str, list[str]] = {
     Kind.DISABILITY: [Source.DISABLED_FEDERATION],
 }
 
+#: the columns with a fixed set of values: the XLSX template offers them as a dropdown
+CHOICES: dict[str, dict[str, list[str]]] = {
+    Kind.BIRTH: {"sex": ["男", "女"]},
+    Kind.DISABILITY: {"grade": ["1", "2", "3", "4"]},
+}
+#: the columns of long numbers and codes whose cells Excel mangles when they are numbers
+#: (the template formats them as text; ingest names such a cell rather than calling it
+#: invalid, without repeating an ID number in the reason, which is shown beside its mask)
+ID_COLUMNS = frozenset({"id_number", "child_id_number", "mother_id_number", "father_id_number"})
+EXCEL_TEXT = ID_COLUMNS | {"to_code"}
+
 MAX_BYTES = 20 * 1024 * 1024
 LIMITS = Limits(max_rows=100_001, max_cols=50, max_cell_chars=200, max_bytes=MAX_BYTES)
 #: rows one API post may carry
@@ -93,4 +104,4 @@ def template_xlsx(kind: str) -> bytes:
 
     cols = [(c.name, c.required and c.name not in BLANK_ALLOWED.get(kind, set()),
              f"{c.label}：{c.hint}" if c.hint else c.label) for c in COLUMNS[kind]]
-    return template_workbook(Kind(kind).label, cols)
+    return template_workbook(Kind(kind).label, cols, choices=CHOICES.get(kind, {}))

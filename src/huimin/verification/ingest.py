@@ -26,7 +26,7 @@ from huimin.accounts.access import in_user_area, persons_for, require_role
 from huimin.audit.events import record
 from huimin.errors import ActionError, Conflict, FileRejected, Forbidden, RowError
 from huimin.lib import idnumber
-from huimin.lib.cells import control_problem
+from huimin.lib.cells import control_problem, excel_mangled
 from huimin.lib.masking import mask_id_number
 from huimin.lib.sheets import read_sheet
 from huimin.registry.crypto import box, id_hash
@@ -87,9 +87,14 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def read_file(data: bytes, filename: str, kind: str) -> list[tuple[int, dict[str, str]]]:
-    """The rows of a feed file as (row number, header → text); refused whole when it cannot be
-    read or a required column is missing."""
+#: a row of a file: its number, header → text, and why it is quarantined before it is checked
+#: ("" but for a number Excel mangled)
+Record = tuple[int, dict[str, str], str]
+
+
+def read_file(data: bytes, filename: str, kind: str) -> list[Record]:
+    """The rows of a feed file as (row number, header → text, reason); refused whole when it
+    cannot be read or a required column is missing."""
     name = filename.lower()
     if name.endswith(".xlsx"):
         fmt = "xlsx"
@@ -112,7 +117,7 @@ def read_file(data: bytes, filename: str, kind: str) -> list[tuple[int, dict[str
     return to_records(rows, kind)
 
 
-def to_records(rows: Sequence[Sequence[Any]], kind: str) -> list[tuple[int, dict[str, str]]]:
+def to_records(rows: Sequence[Sequence[Any]], kind: str) -> list[Record]:
     if not rows:
         raise FileRejected("文件为空：第 1 行应为表头", [RowError(1, "表头", "文件为空")])
     head = [_text(h).lower() for h in rows[0]]
@@ -126,13 +131,23 @@ def to_records(rows: Sequence[Sequence[Any]], kind: str) -> list[tuple[int, dict
         if h and h in seen:
             raise FileRejected(f"第 1 行（表头）列名重复：{h}", [RowError(1, h, "列名重复")])
         seen.add(h)
+    # an ID number or code the spreadsheet holds as a number (text never: a CSV's scientific
+    # notation or trailing ".0" is named when the row fails its check)
+    numeric = [(i, h) for i, h in enumerate(head) if h in formats.EXCEL_TEXT]
     out = []
     for n, row in enumerate(rows[1:], start=2):
         cells = [_text(v) for v in row]
         if not any(cells):
             continue
+        why = ""
+        for i, h in numeric:
+            v = row[i] if i < len(row) else None
+            if isinstance(v, (int, float)) and (mangled := excel_mangled(
+                    v, quote=h not in formats.ID_COLUMNS)):
+                why = str(Quarantine(h, mangled))
+                break
         out.append((n, {h: (cells[i] if i < len(cells) else "")
-                        for i, h in enumerate(head) if h}))
+                        for i, h in enumerate(head) if h}, why))
     return out
 
 
@@ -144,7 +159,8 @@ def _number(value: str, column: str, today: date) -> str:
     try:
         return idnumber.parse(idnumber.upgrade15(value), today=today).value
     except idnumber.InvalidIdNumber as exc:
-        raise Quarantine(column, f"身份证号码无效：{exc.reason}") from None
+        raise Quarantine(column, excel_mangled(value, quote=False)
+                         or f"身份证号码无效：{exc.reason}") from None
 
 
 def _date(values: dict[str, str], column: str, today: date, *, required: bool = True
@@ -216,7 +232,8 @@ def check_row(kind: str, values: dict[str, str], today: date,
         moved = _date(values, "moved_on", today)
         to_code = values.get("to_code", "")
         if not (len(to_code) == 12 and to_code.isdigit()):
-            raise Quarantine("to_code", f"「{to_code}」应为 12 位区划代码")
+            raise Quarantine("to_code",
+                             excel_mangled(to_code) or f"「{to_code}」应为 12 位区划代码")
         if not known_village(to_code, villages):
             raise Quarantine("to_code", f"{to_code} 不是已知的村（居）委会区划代码")
         return Parsed(number, name, moved, {"to_code": to_code,
@@ -336,7 +353,7 @@ def _source(kind: str, source: str) -> str:
 
 
 def _ingest(actor: Any, token: FeedToken | None, area: Area, kind: str, source: str,
-            name: str, digest: str, records: list[tuple[int, dict[str, str]]],
+            name: str, digest: str, records: list[Record],
             via: str) -> Summary:
     from huimin.verification import effects
 
@@ -344,7 +361,10 @@ def _ingest(actor: Any, token: FeedToken | None, area: Area, kind: str, source: 
     villages = (set(Area.objects.filter(level="village").values_list("code", flat=True))
                 if kind == Kind.MOVE else None)
     checked: list[tuple[int, dict[str, str], Parsed | None, str]] = []
-    for n, values in records:
+    for n, values, why in records:
+        if why:
+            checked.append((n, values, None, why))
+            continue
         try:
             checked.append((n, values, check_row(kind, values, today, villages), ""))
         except Quarantine as exc:
