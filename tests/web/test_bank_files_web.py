@@ -67,6 +67,11 @@ def test_relayout_through_the_page(personas: Personas) -> None:
     batch, _cases = stuck(personas, layout="standard-csv")
     client = login(personas.finance)
     url = reverse("payments:relayout", args=[batch.pk])
+    for outsider in (personas.finance_b, personas.county_b):  # another county: not found
+        assert login(outsider).post(url, {"layout": "abc-xlsx", "note": "x"}).status_code == 404
+    assert login(personas.auditor).post(url, {"layout": "abc-xlsx",
+                                              "note": "x"}).status_code == 403
+    assert PaymentBatch.objects.get(pk=batch.pk).layout == "standard-csv"
     resp = client.post(url, {"layout": "rcc-gbk-csv", "note": "试试"})
     assert resp.status_code == 400 and "仍有 2 处无法写出" in resp.content.decode()
     resp = client.post(url, {"layout": "abc-xlsx", "note": ""}, follow=True)

@@ -200,3 +200,26 @@ def test_intake_without_an_account_warns(personas: Personas) -> None:
     html = r.content.decode()
     assert "已受理" in html
     assert "收款账户：陈秀英 尚未登记收款银行账户，县级审批前须在人员档案中登记" in html
+
+
+def test_the_api_refuses_missing_documents_and_records_an_override(
+        personas: Personas, required_documents: None, media: None) -> None:
+    case = childcare_case(personas)
+    before = snapshot(case)
+    client = login(personas.township)
+    url = f"/api/cases/{case.pk}/township-review"
+    resp = client.post(url, {"approve": True, "comment": "同意"},
+                       content_type="application/json")
+    assert resp.status_code == 400 and "必交材料：缺少" in resp.json()["detail"]
+    assert snapshot(case) == before
+    resp = client.post(url, {"approve": True, "override_reason": "原件已现场核验，次日补交"},
+                       content_type="application/json")
+    assert resp.status_code == 200, resp.content
+    d = Decision.objects.filter(case=case).order_by("-id").first()
+    assert d is not None and d.reason_codes == ["documents_override"]
+    ev = AuditEvent.objects.filter(case_id=case.pk, data__documents_override__isnull=False).get()
+    assert ev.data["documents_override"] == "原件已现场核验，次日补交"
+    # the county's own check, by the generic decision endpoint
+    resp = login(personas.county).post(f"/api/cases/{case.pk}/decide", {"action": "approve"},
+                                       content_type="application/json")
+    assert resp.status_code == 400 and "必交材料：缺少" in resp.json()["detail"]
