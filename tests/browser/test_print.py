@@ -60,3 +60,39 @@ def test_whatif_page_offers_names_documents_and_the_population(page: Any, live_s
     shot(page, "whatif-1366")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "whatif-390")
+
+
+def test_a_case_and_a_list_print_their_content_without_the_controls(
+        page: Any, live_server: Any, personas: Personas, settings: Any,
+        tmp_path: Path) -> None:
+    """The case page prints its facts and history without its forms; the change-request list,
+    whose rows sit in the form that ticks them for bulk confirmation, prints its rows without
+    the boxes and buttons."""
+    from tests.web.changes_helpers import submit
+    from tests.web.feeds_helpers import childcare_case
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    fam = make_family(personas.cadre_a, VILLAGE_A, date(2024, 2, 20))
+    case = childcare_case(personas, fam)
+    req = submit(personas.cadre_a, "death", fam.father,
+                 {"death_date": "2026-01-05", "source": "县卫生健康局"})
+    login(page, live_server.url, "township")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    page.emulate_media(media="print")
+    assert not page.locator("header.top").is_visible()
+    assert page.locator("form").first.is_visible() is False
+    text = page.inner_text("main")
+    assert case.number in text and fam.child.name in text
+    shot(page, "case-print")
+    assert page.pdf(format="A4").startswith(b"%PDF")
+
+    page.emulate_media(media="screen")
+    page.goto(f"{live_server.url}/registry/changes/")
+    bulk = page.locator("[data-testid=bulk]")
+    assert bulk.is_visible() and page.locator("[data-testid=bulk] input[type=checkbox]").count()
+    page.emulate_media(media="print")
+    assert page.locator("[data-testid=changes]").is_visible()
+    assert req.number in page.inner_text("[data-testid=changes]")
+    assert not page.locator("[data-testid=bulk] input[type=checkbox]").first.is_visible()
+    assert not page.locator("[data-testid=bulk] button").first.is_visible()
+    shot(page, "changes-print")
