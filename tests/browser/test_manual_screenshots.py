@@ -3,8 +3,10 @@
 ``HUIMIN_UPDATE_MANUAL=1`` they replace those of docs/manual/images (committed; small, palette
 PNGs), so that a test run leaves the working tree as it was.
 
-Only the synthetic demo county is shown; every page shot is a list or worklist, where ID
-numbers are masked (the test checks no full ID number of the register is on a page)."""
+Only the synthetic demo county is shown: lists, worklists and the task pages (a review form,
+change forms and their bulk preview, batch, cycle and recovery pages, the admin's user list),
+where ID numbers and accounts are masked (the test checks no full ID number of the register
+is on a page). A step may scroll to the form it shows or click through to a preview."""
 
 from __future__ import annotations
 
