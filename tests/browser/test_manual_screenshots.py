@@ -3,8 +3,10 @@
 ``HUIMIN_UPDATE_MANUAL=1`` they replace those of docs/manual/images (committed; small, palette
 PNGs), so that a test run leaves the working tree as it was.
 
-Only the synthetic demo county is shown; every page shot is a list or worklist, where ID
-numbers are masked (the test checks no full ID number of the register is on a page)."""
+Only the synthetic demo county is shown: lists, worklists and the task pages (a review form,
+change forms and their bulk preview, batch, cycle and recovery pages, the admin's user list),
+where ID numbers and accounts are masked (the test checks no full ID number of the register
+is on a page). A step may scroll to the form it shows or click through to a preview."""
 
 from __future__ import annotations
 
@@ -57,9 +59,34 @@ def _save(page: Any, name: str, full_ids: list[str]) -> Path:
     return out
 
 
+def _reviewable(page: Any, base: str, cases: Any) -> str:
+    """The page of the first case among ``cases`` that offers this user the review form."""
+    for case in cases[:8]:
+        page.goto(f"{base}/cases/{case.pk}/")
+        if page.is_visible("[data-testid=review]"):
+            return f"/cases/{case.pk}/"
+    raise AssertionError("no case to review")
+
+
+def _bulk_preview(page: Any) -> None:
+    """变更登记: tick every request the user may confirm and open the 批量确认 preview."""
+    for box in page.query_selector_all("[data-testid=changes] input[type=checkbox]"):
+        box.check()
+    page.click("[data-testid=bulk-preview]")
+    page.wait_for_selector("[data-testid=bulk-confirm]")
+
+
+def _effects_preview(page: Any) -> None:
+    """数据比对 → 处理事项: preview every proposed effect before confirming."""
+    page.click("button[name=all]")
+    page.wait_for_selector("form[action$='/effects/confirm/']")
+
+
 def test_each_role_walks_its_tasks_for_the_manual(page: Any, live_server: Any) -> None:
-    from huimin.payments.models import PaymentBatch, PaymentCycle
-    from huimin.registry.models import Person
+    from huimin.accounts.models import User
+    from huimin.cases.models import Case
+    from huimin.payments.models import PaymentBatch, PaymentCycle, Recovery
+    from huimin.registry.models import BankAccount, ChangeRequest, Person
 
     with time_machine.travel(datetime(2026, 11, 20, 15, 0, tzinfo=SH), tick=False):
         build(1500, 2025, date(2026, 11, 20))
@@ -67,33 +94,81 @@ def test_each_role_walks_its_tasks_for_the_manual(page: Any, live_server: Any) -
     page.set_viewport_size({"width": 1366, "height": 900})
     base = live_server.url
     _images().mkdir(parents=True, exist_ok=True)
-    walks: dict[str, list[tuple[str, str]]] = {
-        "cadre_a": [("cadre-home", "/"), ("cadre-persons", "/registry/persons/"),
-                    ("cadre-intake", "/cases/new/"), ("cadre-cases", "/cases/"),
-                    ("cadre-notices", "/notices/"), ("cadre-changes", "/registry/changes/")],
-        "township": [("township-home", "/"), ("township-cases", "/cases/?state=submitted"),
-                     ("township-notices", "/notices/"),
-                     ("township-changes", "/registry/changes/")],
-        "county": [("county-home", "/"), ("county-cases", "/cases/?state=township_approved"),
-                   ("county-batches", "/payments/"), ("county-feeds", "/feeds/")],
-        "finance": [("finance-batches", "/payments/")],
-        "auditor": [("auditor-audit", "/audit/"), ("auditor-batches", "/payments/")],
-    }
+    village = User.objects.get(username="cadre_a").areas.get()
+    township = User.objects.get(username="township").areas.get()
+    account = BankAccount.objects.filter(person__area=village, active=True).order_by("id").first()
+    death = ChangeRequest.objects.filter(status="submitted", kind="death").first()
     returned = PaymentBatch.objects.filter(state="returned").order_by("id").first()
+    exported = PaymentBatch.objects.filter(state="exported").order_by("id").first()
+    draft = PaymentBatch.objects.filter(state="draft").order_by("id").first()
     cycle = PaymentCycle.objects.order_by("id").first()
-    assert returned is not None and cycle is not None
-    walks["finance"] += [("finance-batch", f"/payments/{returned.pk}/"),
-                         ("finance-reconcile", f"/payments/cycles/{cycle.pk}/reconcile/"),
-                         ("finance-recoveries", "/payments/recoveries/")]
+    suspended = Case.objects.filter(state="suspended").order_by("id").first()
+    recovery = Recovery.objects.order_by("id").first()
+    assert account is not None and death is not None and returned is not None
+    assert exported is not None and draft is not None and cycle is not None
+    assert suspended is not None and recovery is not None
+    to_review = list(Case.objects.filter(area__code__startswith=township.prefix,
+                                         state__in=["submitted", "village_approved"])
+                     .order_by("id"))
+    # each step: (picture, page, then: None, an element to scroll to, or a function)
+    Step = tuple[str, str, Any]
+    walks: dict[str, list[Step]] = {
+        "cadre_a": [("cadre-home", "/", None), ("cadre-persons", "/registry/persons/", None),
+                    ("cadre-person-new", "/registry/persons/new/", None),
+                    ("cadre-intake", "/cases/new/", None), ("cadre-cases", "/cases/", None),
+                    ("cadre-notices", "/notices/", None),
+                    ("cadre-changes", "/registry/changes/", None),
+                    ("cadre-change-account", f"/registry/persons/{account.person_id}/changes/"
+                     "new/?kind=account_replace", None),
+                    ("cadre-area-payments", "/area/payments/", None)],
+        "township": [("township-home", "/", None),
+                     ("township-cases", "/cases/?state=submitted", None),
+                     ("township-review", "", "[data-testid=review]"),
+                     ("township-notices", "/notices/", None),
+                     ("township-changes", "/registry/changes/", None),
+                     ("township-change", f"/registry/changes/{death.pk}/", None),
+                     ("township-changes-preview", "/registry/changes/", _bulk_preview)],
+        "county": [("county-home", "/", None),
+                   ("county-cases", "/cases/?state=township_approved", None),
+                   ("county-batches", "/payments/", None),
+                   ("county-release", f"/payments/{draft.pk}/", None),
+                   ("county-feeds", "/feeds/", None),
+                   ("county-effects", "/feeds/effects/", None),
+                   ("county-effects-preview", "/feeds/effects/", _effects_preview),
+                   ("county-suspended", f"/cases/{suspended.pk}/", None),
+                   ("county-whatif", "/programs/whatif/", None)],
+        "finance": [("finance-batches", "/payments/", None),
+                    ("finance-cycle", f"/payments/cycles/{cycle.pk}/", None),
+                    ("finance-export", f"/payments/{exported.pk}/", None),
+                    ("finance-batch", f"/payments/{returned.pk}/", None),
+                    ("finance-correct", f"/payments/{returned.pk}/",
+                     "form[action*='/correct/']"),
+                    ("finance-stuck", f"/payments/{draft.pk}/", "[data-testid=stuck]"),
+                    ("finance-reconcile", f"/payments/cycles/{cycle.pk}/reconcile/", None),
+                    ("finance-recoveries", "/payments/recoveries/", None),
+                    ("finance-recovery", f"/payments/recoveries/{recovery.pk}/", None)],
+        "auditor": [("auditor-audit", "/audit/", None), ("auditor-batches", "/payments/", None)],
+        # the admin's pages under /admin/ are Django's own (no 帮助 link in their menu)
+        "admin": [("admin-users", "/admin/accounts/user/", None),
+                  ("admin-tokens", "/feeds/tokens/", None),
+                  ("admin-audit", "/admin/audit/auditevent/", None)],
+    }
     made = []
     for user, steps in walks.items():
         _login(page, base, user)
-        for name, url in steps:
+        for name, url, then in steps:
+            if not url:
+                url = _reviewable(page, base, to_review)
             resp = page.goto(base + url)
             assert resp is not None and resp.status == 200, (user, url)
-            assert page.is_visible("[data-testid=help-link]"), url
+            assert url.startswith("/admin/") or page.is_visible("[data-testid=help-link]"), url
+            if callable(then):
+                then(page)
+            elif then:
+                page.locator(then).first.scroll_into_view_if_needed()
             made.append(_save(page, name, full_ids))
         # the 帮助 link opens the manual of the user's role, with its pictures
+        page.goto(base + "/")
         page.click("[data-testid=help-link]")
         page.wait_for_selector("[data-testid=manual]")
         for src in page.eval_on_selector_all("[data-testid=manual] img",

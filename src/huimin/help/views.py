@@ -21,7 +21,7 @@ from huimin.accounts.models import Role
 MANUAL = Path(settings.BASE_DIR).parents[1] / "docs" / "manual"
 #: the roles that have a manual, in the order of the index
 ROLES = [Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER,
-         Role.FINANCE_OFFICER, Role.AUDITOR]
+         Role.FINANCE_OFFICER, Role.AUDITOR, Role.ADMIN]
 IMAGE = re.compile(r"[a-z0-9-]{1,60}\.png")
 _md = MarkdownIt("commonmark", {"html": False})  # raw HTML in the text is shown as text
 
@@ -34,7 +34,7 @@ def render_manual(role: str) -> str:
 
 @login_required
 def help_page(request: HttpRequest, role: str = "") -> HttpResponse:
-    """The manual of ``role`` (default: the user's own; the admin starts at the first)."""
+    """The manual of ``role`` (default: the user's own)."""
     codes = [str(r) for r in ROLES]
     own = str(getattr(request.user, "role", ""))
     role = role or (own if own in codes else codes[0])
