@@ -42,6 +42,10 @@ COMMON_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     # a standalone cluster gives up on an unresponsive master after these
     "spark.network.timeout": "60s",
+    # a program compiles to one wide expression; fused into one generated method it is too
+    # big for the JIT and runs interpreted: 10 M children took 69 s with it, 21 s without
+    # (local[2], bench/rules_spark.py)
+    "spark.sql.codegen.wholeStage": "false",
 }
 SPARK_TYPES = {"str": "string", "date": "date", "int": ("bigint", "int", "smallint", "tinyint"),
                "bool": "boolean"}
