@@ -71,6 +71,7 @@ WALKS = {
     "finance": [Walk("cases.to_freeze", CASE_ROWS), Walk("cases.failed", CASE_ROWS),
                 Walk("payments.to_return", cells("已导出，待回盘"))],
     "auditor": [Walk("cases.all", CASE_ROWS), Walk("payments.batches", BATCH_ROWS)],
+    "admin": [Walk("cases.all", CASE_ROWS)],
 }
 
 
