@@ -295,6 +295,27 @@ def test_records_of_a_rolled_back_transaction_are_not_scored_with_the_next(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_two_records_of_one_import_are_compared_with_each_other(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Duplicates inside one file: scored among themselves as well as against the register
+    (here a county with nobody else in it yet)."""
+    from huimin.registry.importer import import_registry, rows_to_csv
+    from huimin.registry.models import Person
+    from tests.conftest import make_personas, new_id
+
+    personas = make_personas()
+    monkeypatch.setenv("HUIMIN_DUPLICATES_ON_CHANGE", "1")
+    born = date(2023, 12, 10)
+    rows = [[f"{VILLAGE_A}-900{n}", name, new_id(born, "M"), "男", born.isoformat(), VILLAGE_A,
+             "农业", "", "", "", "", ""] for n, name in ((1, "林小宝"), (2, "林晓宝"))]
+    import_registry(personas.cadre_a, rows_to_csv(rows), "new.csv")
+    a, b = (Person.objects.get(name=n) for n in ("林小宝", "林晓宝"))
+    pair = CandidatePair.objects.get()
+    assert {pair.person_a_id, pair.person_b_id} == {a.pk, b.pk}
+    assert pair.scope == "change" and pair.status == PairStatus.OPEN
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_imported_record_is_scored_against_the_register_when_the_import_commits(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The importer inserts in bulk (no ``post_save``): it schedules the scoring itself."""

@@ -72,9 +72,10 @@ def run_county(actor: Any, *, threshold: float | None = None,
 
 
 def run_new_records(pks: list[int]) -> QueueResult:
-    """Score new or changed records against the rest of their county's register (the
+    """Score new or changed records against the rest of their county's register, and among
+    themselves when there are several (an import's duplicates inside one file) — the
     system's own run after a registration, an import or a change: no user, every pair
-    found is audited as the system's)."""
+    found is audited as the system's."""
     import duckdb
 
     from huimin.identity.match import pairs, prepare
@@ -87,13 +88,21 @@ def run_new_records(pks: list[int]) -> QueueResult:
         register = living.filter(area__code__startswith=county)
         new = [p.pk for p in changed if p.area.code.startswith(county)]
         rest = register.exclude(pk__in=new)
-        if not rest.exists():
+        against = rest.exists()
+        if not against and len(new) < 2:
             continue
         con = duckdb.connect()
         prepare.load_arrow(con, _arrow(register.filter(pk__in=new)), "new_people")
-        prepare.load_arrow(con, _arrow(rest), "people")
-        pairs.score(con, ["new_people", "people"], threshold_setting())
-        found = queue_pairs(None, pairs.rows(con), scope="change")
+        scored: list[dict[str, Any]] = []
+        if against:
+            prepare.load_arrow(con, _arrow(rest), "people")
+            pairs.score(con, ["new_people", "people"], threshold_setting())
+            scored += pairs.rows(con)
+        if len(new) > 1:
+            pairs.score(con, ["new_people"], threshold_setting(), out="new_pairs",
+                        register_size=register.count())
+            scored += pairs.rows(con, "new_pairs")
+        found = queue_pairs(None, scored, scope="change")
         total.new += found.new
         total.reopened += found.reopened
     return total

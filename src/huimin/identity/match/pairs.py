@@ -35,12 +35,15 @@ def _case(comparison: str) -> str:
     return f"CASE gamma_{comparison} WHEN -1 THEN 'missing' {whens} END"
 
 
-def prior(con: duckdb.DuckDBPyConnection, tables: list[str]) -> float:
+def prior(con: duckdb.DuckDBPyConnection, tables: list[str],
+          register_size: int | None = None) -> float:
     """The probability that two random records are one person: the expected duplicate share
     of the register (model configuration) spread over its pairs — 2·share/n within a
-    register of n, share/n for new records against a register of n."""
+    register of n, share/n for new records against a register of n. ``register_size`` is
+    that n when the table scored is only part of the register (new records among
+    themselves)."""
     share = float(stored()["expected_duplicate_share"])
-    n = max(_count(con, tables[-1]), 2)
+    n = max(register_size or _count(con, tables[-1]), 2)
     return min(0.5, 2 * share / n if len(tables) == 1 else share / n)
 
 
@@ -48,24 +51,26 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return _scalar(con, f"SELECT count(*) FROM {table}")
 
 
-def _linker(con: duckdb.DuckDBPyConnection, tables: list[str], link_type: str) -> Linker:
+def _linker(con: duckdb.DuckDBPyConnection, tables: list[str], link_type: str,
+            register_size: int | None = None) -> Linker:
     logging.getLogger("splink").setLevel(logging.WARNING)
     api = DuckDBAPI(con)
     frames = [api.register(t, table_name=f"in_{t}") for t in tables]
     settings = splink_settings(link_type)
-    settings["probability_two_random_records_match"] = prior(con, tables)
+    settings["probability_two_random_records_match"] = prior(con, tables, register_size)
     settings["retain_matching_columns"] = True  # the gamma_ (level) columns
     settings["retain_intermediate_calculation_columns"] = True  # the mw_ (weight) columns
     return Linker(frames if len(frames) > 1 else frames[0], settings, log_level=None)
 
 
 def score(con: duckdb.DuckDBPyConnection, tables: list[str], threshold: float,
-          *, out: str = "scored_pairs") -> int:
+          *, out: str = "scored_pairs", register_size: int | None = None) -> int:
     """Score the pairs of one table (dedupe) or between two (new records, register) into the
     DuckDB table ``out``: person_id_a < person_id_b, match_probability, each comparison's
-    level and weight. Returns how many pairs are at or above ``threshold``."""
+    level and weight. Returns how many pairs are at or above ``threshold``.
+    ``register_size``: see ``prior``."""
     link_type = "dedupe_only" if len(tables) == 1 else "link_only"
-    linker = _linker(con, tables, link_type)
+    linker = _linker(con, tables, link_type, register_size)
     frame = linker.inference.predict(
         threshold_match_probability=threshold if threshold > 0 else None, warning_mode="never")
     levels = ", ".join(f"{_case(c)} AS {c}_level" for c in COMPARISONS)
