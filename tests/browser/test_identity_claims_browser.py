@@ -53,3 +53,30 @@ def test_the_county_clears_a_duplicate_claim_and_the_payment_is_released(
     ent.refresh_from_db()
     assert ent.status == EntitlementStatus.PAYABLE
     assert DuplicateClaim.objects.get(person=fam.child).status == PairStatus.DIFFERENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pair_whose_masks_look_alike_shows_how_far_apart_the_numbers_are(
+        page: Any, live_server: Any) -> None:
+    from huimin.lib.idnumber import make
+    from huimin.registry import actions as registry_actions
+    from tests.conftest import VILLAGE_A, make_family
+    from tests.web.identity_helpers import queued_pair
+
+    personas = make_personas()
+    child = make_family(personas.cadre_a, VILLAGE_A, date(2024, 5, 6)).child
+    number = child.id_number
+    twin = next(n for s in range(1000) if s % 2 == int(number[16]) % 2
+                for n in [make(number[:6], child.birth_date, s)]
+                if n[-1] == number[-1] and n != number)
+    dup = registry_actions.create_person(personas.cadre_a, name=child.name, id_number=twin,
+                                         sex=child.sex, birth_date=child.birth_date,
+                                         area=child.area, hukou_type=child.hukou_type)
+    pair = queued_pair(personas.county, child, dup)
+    login(page, live_server.url, "township")
+    page.goto(f"{live_server.url}/identity/pairs/{pair.pk}/")
+    row = page.locator("tr.dup-differs", has_text="身份证号码")
+    assert "与左侧相差" in row.inner_text()
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, f"identity-pair-masked-{width}")

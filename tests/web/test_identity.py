@@ -332,3 +332,28 @@ def test_an_imported_record_is_scored_against_the_register_when_the_import_commi
     import_registry(personas.cadre_a, rows_to_csv([row]), "new.csv")
     pair = CandidatePair.objects.get(person_a=child)
     assert pair.person_b.name == "林晓宝" and pair.scope == "change"
+
+
+def test_two_numbers_the_masks_show_alike_are_marked_as_differing(personas: Personas,
+                                                                   family_a: Family) -> None:
+    """The masks keep the first and last characters only: numbers that differ in the middle
+    look the same masked. The row is marked, with how many places differ and no digit."""
+    from huimin.lib.idnumber import make
+
+    child = family_a.child
+    number = child.id_number
+    seq = int(number[14:17])
+    twin = next(n for s in range(1000) if s % 2 == seq % 2 and s != seq
+                for n in [make(number[:6], child.birth_date, s)] if n[-1] == number[-1])
+    dup = registry_actions.create_person(personas.cadre_a, name=child.name, id_number=twin,
+                                         sex=child.sex, birth_date=child.birth_date,
+                                         area=child.area, hukou_type=child.hukou_type)
+    assert dup.id_masked == child.id_masked
+    pair = queued_pair(personas.county, child, dup)
+    html = _client(personas.township).get(reverse("identity:pair", args=[pair.pk])
+                                          ).content.decode()
+    at = html.index("<th>身份证号码</th>")
+    row = html[html.rindex("<tr", 0, at):html.index("</tr>", at)]
+    apart = sum(x != y for x, y in zip(number, twin, strict=True))
+    assert 'class="dup-differs"' in row and f"（与左侧相差 {apart} 位）" in row
+    assert number not in html and twin not in html

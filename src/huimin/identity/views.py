@@ -65,6 +65,14 @@ def _values(p: Any) -> dict[str, str]:
             "household": p.household.number if p.household_id else "—"}
 
 
+def _digits_apart(a: str, b: str) -> int:
+    """How many places two identity numbers differ in (a different length counts whole):
+    what the adjudicator needs of two masked numbers, without the digits."""
+    if len(a) != len(b):
+        return max(len(a), len(b))
+    return sum(x != y for x, y in zip(a, b, strict=True))
+
+
 @login_required
 @require_GET
 def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -75,7 +83,13 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rows = []
     for key, label in FIELDS:
         comp = levels.get(COMPARED.get(key, ""), {})
-        rows.append({"label": label, "a": va[key], "b": vb[key], "differs": va[key] != vb[key],
+        a_shown, b_shown, differs = va[key], vb[key], va[key] != vb[key]
+        if key == "id_masked":  # the masks hide the middle: compare the numbers, show a count
+            apart = _digits_apart(a.id_number, b.id_number)
+            differs = apart > 0
+            if differs and a_shown == b_shown:
+                b_shown = f"{b_shown}（与左侧相差 {apart} 位）"
+        rows.append({"label": label, "a": a_shown, "b": b_shown, "differs": differs,
                      "level": _level_label(comp["comparison"], comp["level"]) if comp else "",
                      "weight": comp.get("weight", "")})
     contributions = [{"label": LABELS_ZH[c["comparison"]],
