@@ -357,3 +357,21 @@ def test_two_numbers_the_masks_show_alike_are_marked_as_differing(personas: Pers
     apart = sum(x != y for x, y in zip(number, twin, strict=True))
     assert 'class="dup-differs"' in row and f"（与左侧相差 {apart} 位）" in row
     assert number not in html and twin not in html
+
+
+def test_the_queue_pages_its_pairs(personas: Personas, family_a: Family,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from huimin.identity import views
+
+    monkeypatch.setattr(views, "QUEUE_PAGE", 2)
+    made = [queued_pair(personas.county, family_a.child, duplicate_of(personas.cadre_a,
+                                                                      family_a.child),
+                        p=0.99 - n / 100) for n in range(5)]
+    client = _client(personas.township)
+    seen = []
+    for page in (1, 2, 3):
+        html = client.get(reverse("identity:queue"), {"page": page}).content.decode()
+        assert "共 5 对待裁决" in html and f"第 {page}/3 页" in html
+        seen += [p.number for p in made if p.number in html]
+        assert ('data-testid="pairs-next"' in html) == (page < 3)
+    assert seen == [p.number for p in made]  # highest probability first, each once

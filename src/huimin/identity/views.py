@@ -27,20 +27,29 @@ def _level_label(comparison: str, level: str) -> str:
     return dict(LEVELS[comparison]).get(level, level)
 
 
+#: pairs, and claims, on one page of the queue (each paged on its own)
+QUEUE_PAGE = 200
+
+
 @login_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
+    from django.core.paginator import Paginator
+
     require_role(request.user, actions.REVIEW_ROLES)
-    pairs = list(actions.pairs_for(request.user).filter(status__in=PENDING)[:200])
-    claims = list(actions.claims_for(request.user).filter(status__in=PENDING)
-                  .select_related("person__area")[:200])
+    pair_page = Paginator(actions.pairs_for(request.user).filter(status__in=PENDING),
+                          QUEUE_PAGE).get_page(request.GET.get("page"))
+    claim_page = Paginator(actions.claims_for(request.user).filter(status__in=PENDING)
+                           .select_related("person__area"),
+                           QUEUE_PAGE).get_page(request.GET.get("claims_page"))
+    pairs, claims = list(pair_page), list(claim_page)
     record_reads(request.user, "identity.queue_view",
                  [p.person_a for p in pairs] + [p.person_b for p in pairs]
                  + [c.person for c in claims], via="web")
     for c in claims:
         c.status_label = actions.CLAIM_STATUS_LABELS[PairStatus(c.status)]  # type: ignore[attr-defined]
     return render(request, "identity/queue.html", {
-        "pairs": pairs, "claims": claims,
+        "pairs": pairs, "claims": claims, "pair_page": pair_page, "claim_page": claim_page,
         "may_decide_claims": getattr(request.user, "role", "") in set(actions.CLAIM_ROLES)})
 
 
