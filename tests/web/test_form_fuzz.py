@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 import time_machine
 from django.apps import apps
@@ -33,10 +34,12 @@ from hypothesis import strategies as st
 
 from huimin.audit.models import AuditEvent
 from huimin.cases import actions as case_actions
+from huimin.cases import bulk
 from huimin.cases.models import Case, Objection
 from huimin.payments import actions as pay
 from huimin.payments import bankfile
-from huimin.programs.models import Program
+from huimin.programs.models import DocumentType, Program
+from huimin.registry import importer
 from huimin.verification import formats
 from tests.conftest import COUNTY, VILLAGE_A, VILLAGE_B, Family, Personas, make_family, new_id
 from tests.web.cases_helpers import apply_rural, make_rural_couple
@@ -99,6 +102,31 @@ def encode(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
     return out.getvalue().encode(encoding, errors="replace")
 
 
+def workbook(rows: list[list[str]]) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append([cell.translate(NO_CONTROLS) for cell in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+NAMES = st.sampled_from(["right", "right", "right", ".csv", ".xlsx", "", ".txt"])
+
+
+def file_name(stem: str, body: bytes, how: str) -> str:
+    """The name of an upload: its content's extension (``right``), or another."""
+    if how == "right":
+        how = ".xlsx" if body[:2] == b"PK" else ".csv"
+    return stem + how
+
+
+# what openpyxl cannot write into a cell
+NO_CONTROLS = {c: None for c in [*range(0, 9), 11, 12, *range(14, 32)]}
+
+
 @st.composite
 def damaged(draw: Any, rows: list[list[str]], cells: list[str]) -> bytes:
     """A file that would be accepted (``rows``, the header first) with a few cells, rows or
@@ -120,7 +148,8 @@ def damaged(draw: Any, rows: list[list[str]], cells: list[str]) -> bytes:
             rows[i].append(draw(cell))
         elif rows[i]:
             rows[i].pop()
-    data = encode(rows, draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "gbk"])))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "gbk", "xlsx"]))
+    data = workbook(rows) if encoding == "xlsx" else encode(rows, encoding)
     tail = draw(st.sampled_from(["whole", "whole", "cut", "byte", "random"]))
     if tail == "cut":
         data = data[:draw(st.integers(0, len(data)))]
@@ -130,6 +159,9 @@ def damaged(draw: Any, rows: list[list[str]], cells: list[str]) -> bytes:
     elif tail == "random":
         data = draw(st.binary(max_size=600))
     return data
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 # -- the check --------------------------------------------------------------------------
@@ -142,14 +174,16 @@ def state() -> dict[str, Any]:
 
 
 def succeeded(resp: Any) -> bool:
-    """A redirect with a success or warning message and no error, or a statement kept
-    with its mismatches (an error message that reports a completed import)."""
-    if resp.status_code not in (301, 302, 303):
+    """A redirect, or a page (the imports show their summary), with a success or warning
+    message and no error; or a statement kept with its mismatches (an error message that
+    reports a completed import)."""
+    if resp.status_code >= 400:
         return False
-    queued = list(resp.wsgi_request._messages._queued_messages)
-    errors = [m for m in queued if m.level >= messages.ERROR
-              and not str(m).startswith("对账单已核对")]
-    return bool(queued) and not errors
+    queued = said(resp)
+    if any(str(m).startswith("对账单已核对") for m in queued):
+        return True
+    return (any(m.level in (messages.SUCCESS, messages.WARNING) for m in queued)
+            and not any(m.level >= messages.ERROR for m in queued))
 
 
 def post(client: Client, url: str, data: dict[str, Any]) -> Any:
@@ -166,14 +200,20 @@ def post(client: Client, url: str, data: dict[str, Any]) -> Any:
     return resp
 
 
+def said(resp: Any) -> list[Any]:
+    """The messages of this request: those a redirect carries and those its page showed
+    (the messages of earlier examples went with their cookie and their rolled-back
+    session)."""
+    return list(messages.get_messages(resp.wsgi_request))
+
+
 def _said(resp: Any) -> list[str]:
-    queued = getattr(resp.wsgi_request, "_messages", None)
-    said = [str(m) for m in queued._queued_messages] if queued is not None else []
+    out = [str(m) for m in said(resp)]
     ctx = getattr(resp, "context", None)
     if ctx is not None:
-        said += [str(e) for e in (ctx.get("errors") or [])]
-        said += [str(ctx.get("rejected") or "")]
-    return said
+        out += [str(e) for e in (ctx.get("errors") or [])]
+        out += [str(ctx.get("rejected") or "")]
+    return out
 
 
 def login(user: Any) -> Client:
@@ -222,7 +262,6 @@ def test_person_registration(personas: Personas, family_a: Family) -> None:
 PERSON_KINDS = ["identity", "death", "move", "parent_link", "parent_unlink", "account_add",
                 "account_replace", "account_deactivate"]
 HOUSEHOLD_KINDS = ["split", "merge", "head", "member_add", "member_remove"]
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def test_person_change_requests(personas: Personas, family_a: Family,
@@ -311,7 +350,78 @@ def test_household_change_requests(personas: Personas, family_a: Family,
         example()
 
 
+def test_register_import(personas: Personas, family_a: Family) -> None:
+    fam = family_a
+    client = login(personas.cadre_a)
+    mother = new_id(date(1991, 1, 2), "F")
+    number = f"{VILLAGE_A}-9001"
+    rows = [list(importer.HEADER),
+            [number, "蔡思琪", mother, "女", "1991-01-02", VILLAGE_A, "农业", "", "", "",
+             "农村商业银行", "6230000011112223"],
+            [number, "林乐乐", new_id(date(2025, 3, 4), "M"), "男", "2025-03-04", VILLAGE_A,
+             "农业", "", fam.father.id_number, mother, "", ""]]
+    cells = [number, fam.mother.household.number, f"{VILLAGE_B}-0001", fam.mother.id_number,
+             mother, mother.lower(), "男", "女", "1991-01-02", "2026-06-18", "2025-02-29",
+             VILLAGE_A, VILLAGE_B, COUNTY, "农业", "非农业", "=1+1", "4.45224E+17",
+             "6230000011112222", ""]
+
+    @FUZZ
+    @given(damaged(rows, cells), NAMES)
+    def example(body: bytes, name: str) -> None:
+        post(client, reverse("registry:import"),
+             {"file": SimpleUploadedFile(file_name("登记", body, name), body)})
+
+    with at_noon():
+        example()
+
+
 # -- cases ------------------------------------------------------------------------------
+
+def test_bulk_intake(personas: Personas, family_a: Family) -> None:
+    fam = family_a
+    couple = make_rural_couple(personas.cadre_a, VILLAGE_A)
+    client = login(personas.cadre_a)
+    rows = [list(bulk.HEADER),
+            ["childcare-subsidy", fam.child.id_number, fam.mother.id_number, "2026", "", ""],
+            ["农村部分计划生育家庭奖励扶助", couple.husband.id_number, "", "2026", "是", ""]]
+    cells = [fam.child.id_number, fam.mother.id_number, couple.wife.id_number, "rural-reward",
+             "special-assistance", "2025", "2027", "99999", "是", "否", "1", "4", "5", ""]
+
+    @FUZZ
+    @given(damaged(rows, cells), NAMES)
+    def example(body: bytes, name: str) -> None:
+        post(client, reverse("cases:bulk"),
+             {"file": SimpleUploadedFile(file_name("受理", body, name), body)})
+
+    with at_noon():
+        example()
+
+
+def test_case_document_upload(personas: Personas, family_a: Family, settings: Any,
+                              tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    fam = family_a
+    with at_noon():
+        case = case_actions.submit_application(
+            personas.cadre_a, program=Program.objects.get(code="childcare-subsidy"),
+            subject=fam.child, claim_year=2026, applicant=fam.mother, bank_account=fam.account)
+    doc_types = list(DocumentType.objects.filter(program=case.program)
+                     .values_list("pk", flat=True))
+    client = login(personas.cadre_a)
+
+    valid = st.sampled_from([str(d) for d in doc_types])
+
+    @FUZZ
+    @given(st.one_of(valid, valid, valid, ints),
+           st.one_of(st.just(PNG), st.just(b"%PDF-1.4\n%%EOF\n"), st.binary(max_size=300)),
+           st.sampled_from(["户口簿.png", "证明.pdf", "a.exe", "", "x" * 300 + ".png"]))
+    def example(doc_type: str, body: bytes, name: str) -> None:
+        post(client, reverse("cases:upload", args=[case.pk]),
+             {"doc_type": doc_type, "file": SimpleUploadedFile(name or "f", body)})
+
+    with at_noon():
+        example()
+
 
 def test_case_application(personas: Personas, family_a: Family) -> None:
     fam = family_a
@@ -460,11 +570,11 @@ def test_bank_return_and_statement_uploads(personas: Personas) -> None:
     @FUZZ
     @given(st.sampled_from(sorted(files)).flatmap(
         lambda w: st.tuples(st.just(w), damaged(files[w], cells))),
-        st.sampled_from(["回盘.csv", "回盘.xlsx", "x", "a.txt"]))
+        NAMES)
     def example(upload: tuple[str, bytes], name: str) -> None:
         what, body = upload
         post(client, reverse(f"payments:{what}", args=[batch.pk]),
-             {"file": SimpleUploadedFile(name, body)})
+             {"file": SimpleUploadedFile(file_name("回盘", body, name), body)})
 
     with at_noon():
         example()
@@ -499,11 +609,11 @@ def test_feed_file_upload(personas: Personas, family_a: Family) -> None:
         mutated({}, {"kind": one_of_or_junk(*formats.COLUMNS),
                      "source": one_of_or_junk(*[str(s) for v in formats.SOURCES.values()
                                                 for s in v])}),
-        st.sampled_from(["f.csv", "f.xlsx", "f"]))
+        NAMES)
     def example(upload: tuple[str, bytes], over: dict[str, str], name: str) -> None:
         kind, body = upload
         data = {"kind": kind, "source": str(formats.SOURCES[kind][0]), **over,
-                "file": SimpleUploadedFile(name, body)}
+                "file": SimpleUploadedFile(file_name("f", body, name), body)}
         post(client, reverse("feeds:index"), data)
 
     with at_noon():
