@@ -42,6 +42,7 @@ from huimin.programs.models import DocumentType, Program
 from huimin.registry import importer
 from huimin.verification import formats
 from tests.conftest import COUNTY, VILLAGE_A, VILLAGE_B, Family, Personas, make_family, new_id
+from tests.web import payments_helpers
 from tests.web.cases_helpers import apply_rural, make_rural_couple
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -575,6 +576,30 @@ def test_bank_return_and_statement_uploads(personas: Personas) -> None:
         what, body = upload
         post(client, reverse(f"payments:{what}", args=[batch.pk]),
              {"file": SimpleUploadedFile(file_name("回盘", body, name), body)})
+
+    with at_noon():
+        example()
+
+
+def test_recovery_forms(personas: Personas) -> None:
+    program = Program.objects.get(code="childcare-subsidy")
+    with time_machine.travel(datetime(2026, 6, 15, 10, 0, tzinfo=SH), tick=False):
+        rec, request = payments_helpers._recovery(personas, program)
+    clients = {"finance": login(personas.finance), "county": login(personas.county)}
+    money = one_of_or_junk("100", "100.00", "0.01", "0", "-5", "300.001", "1e3", "３００",
+                           "1,000.00", "9" * 30, "NaN", "inf")
+    base = {"amount": "100.00", "date": "2026-06-17", "receipt": "财政票据 0001",
+            "note": "本人到村委会退缴", "reason": "不符合核销条件"}
+    alts = {"amount": money, "date": dates, "receipt": junk, "note": junk, "reason": junk,
+            "entitlement": ints}
+    forms = ["repay", "offset", "write_off", "approve", "decline"]
+
+    @FUZZ
+    @given(st.sampled_from(sorted(clients)), st.sampled_from(forms), mutated(base, alts),
+           st.sampled_from([request.pk, 0]))
+    def example(who: str, what: str, data: dict[str, str], movement: int) -> None:
+        args = [rec.pk, movement] if what in ("approve", "decline") else [rec.pk]
+        post(clients[who], reverse(f"payments:recovery_{what}", args=args), data)
 
     with at_noon():
         example()
