@@ -42,7 +42,7 @@ from huimin.programs.models import DocumentType, Program
 from huimin.registry import importer
 from huimin.verification import formats
 from tests.conftest import COUNTY, VILLAGE_A, VILLAGE_B, Family, Personas, make_family, new_id
-from tests.web import payments_helpers
+from tests.web import changes_helpers, payments_helpers
 from tests.web.cases_helpers import apply_rural, make_rural_couple
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -77,6 +77,11 @@ ints = st.one_of(st.integers(-2**70, 2**70).map(str), st.sampled_from(["", "1e3"
 
 def one_of_or_junk(*values: Any) -> Any:
     return st.one_of(st.sampled_from([str(v) for v in values]), junk)
+
+
+def form(**fields: Any) -> Any:
+    """A dict strategy: each field left out or one of its values."""
+    return st.fixed_dictionaries({}, optional=fields)
 
 
 DROP = object()
@@ -371,6 +376,37 @@ def test_register_import(personas: Personas, family_a: Family) -> None:
     def example(body: bytes, name: str) -> None:
         post(client, reverse("registry:import"),
              {"file": SimpleUploadedFile(file_name("登记", body, name), body)})
+
+    with at_noon():
+        example()
+
+
+def test_change_decisions(personas: Personas, family_a: Family, settings: Any,
+                          tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    fam = family_a
+    with at_noon():
+        pending = [
+            changes_helpers.submit(personas.cadre_a, "identity", fam.child, {"name": "林小雨"}),
+            changes_helpers.submit(personas.cadre_a, "move", fam.mother,
+                                   {"to_code": VILLAGE_B, "moved_on": "2026-06-01"}),
+            changes_helpers.submit(personas.cadre_a, "member_remove", fam.mother.household,
+                                   {"person": str(fam.child.pk)})]
+    ids = [str(r.pk) for r in pending]
+    clients = {"township": login(personas.township), "cadre_a": login(personas.cadre_a)}
+    chosen = st.lists(st.one_of(st.sampled_from(ids), ints), max_size=4)
+
+    @FUZZ
+    @given(st.sampled_from(sorted(clients)),
+           st.sampled_from(["confirm", "reject", "preview", "bulk"]), st.sampled_from(pending),
+           form(change=chosen, all=one_of_or_junk("1", "0"),
+                reason=st.one_of(st.just("材料不全"), junk)))
+    def example(who: str, what: str, req: Any, data: dict[str, Any]) -> None:
+        url = {"confirm": reverse("registry:change_confirm", args=[req.pk]),
+               "reject": reverse("registry:change_reject", args=[req.pk]),
+               "preview": reverse("registry:changes_preview"),
+               "bulk": reverse("registry:changes_confirm")}[what]
+        post(clients[who], url, data)
 
     with at_noon():
         example()
