@@ -58,7 +58,8 @@ MODELS = [m for m in apps.get_models()
           if m.__module__.startswith("huimin.") and m is not AuditEvent]
 
 
-def at_noon() -> Any:
+def frozen() -> Any:
+    """The day every example is sent on: 2026-06-17, 10:00 in Shanghai."""
     return time_machine.travel(datetime(2026, 6, 17, 10, 0, tzinfo=SH), tick=False)
 
 
@@ -261,7 +262,7 @@ def test_person_registration(personas: Personas, family_a: Family) -> None:
     def example(data: dict[str, str]) -> None:
         post(client, reverse("registry:person_new"), data)
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -320,7 +321,7 @@ def test_person_change_requests(personas: Personas, family_a: Family,
             data = {**data, "evidence": SimpleUploadedFile("户口簿.png", evidence)}
         post(client, reverse("registry:person_change_new", args=[person.pk]), data)
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -352,7 +353,7 @@ def test_household_change_requests(personas: Personas, family_a: Family,
         post(client, reverse("registry:household_change_new", args=[household.pk]),
              {**data, "evidence": SimpleUploadedFile("户口簿.png", PNG)})
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -377,7 +378,7 @@ def test_register_import(personas: Personas, family_a: Family) -> None:
         post(client, reverse("registry:import"),
              {"file": SimpleUploadedFile(file_name("登记", body, name), body)})
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -385,7 +386,7 @@ def test_change_decisions(personas: Personas, family_a: Family, settings: Any,
                           tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     fam = family_a
-    with at_noon():
+    with frozen():
         pending = [
             changes_helpers.submit(personas.cadre_a, "identity", fam.child, {"name": "林小雨"}),
             changes_helpers.submit(personas.cadre_a, "move", fam.mother,
@@ -408,7 +409,7 @@ def test_change_decisions(personas: Personas, family_a: Family, settings: Any,
                "bulk": reverse("registry:changes_confirm")}[what]
         post(clients[who], url, data)
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -430,7 +431,7 @@ def test_bulk_intake(personas: Personas, family_a: Family) -> None:
         post(client, reverse("cases:bulk"),
              {"file": SimpleUploadedFile(file_name("受理", body, name), body)})
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -438,7 +439,7 @@ def test_case_document_upload(personas: Personas, family_a: Family, settings: An
                               tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     fam = family_a
-    with at_noon():
+    with frozen():
         case = case_actions.submit_application(
             personas.cadre_a, program=Program.objects.get(code="childcare-subsidy"),
             subject=fam.child, claim_year=2026, applicant=fam.mother, bank_account=fam.account)
@@ -456,7 +457,7 @@ def test_case_document_upload(personas: Personas, family_a: Family, settings: An
         post(client, reverse("cases:upload", args=[case.pk]),
              {"doc_type": doc_type, "file": SimpleUploadedFile(name or "f", body)})
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -485,7 +486,7 @@ def test_case_application(personas: Personas, family_a: Family) -> None:
     def example(data: dict[str, str]) -> None:
         post(client, reverse("cases:new"), data)
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -542,7 +543,7 @@ def test_case_review_and_objections(personas: Personas) -> None:
                else reverse("cases:act", args=[case.pk]))
         post(clients[who], url, data)
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -558,7 +559,7 @@ def _approved(personas: Personas, born: date, surname: str) -> Case:
 
 
 def test_cycle_form(personas: Personas) -> None:
-    with at_noon():
+    with frozen():
         _approved(personas, date(2024, 2, 2), "林")
     client = login(personas.finance)
     base = {"program": "childcare-subsidy", "claim_year": "2026", "period": "", "cut_off": ""}
@@ -573,12 +574,12 @@ def test_cycle_form(personas: Personas) -> None:
     def example(data: dict[str, str]) -> None:
         post(client, reverse("payments:cycle_new"), data)
 
-    with at_noon():
+    with frozen():
         example()
 
 
 def test_bank_return_and_statement_uploads(personas: Personas) -> None:
-    with at_noon():
+    with frozen():
         _approved(personas, date(2024, 2, 2), "林")
         _approved(personas, date(2024, 3, 2), "郑")
         cycle = pay.build_cycle(personas.finance,
@@ -613,7 +614,7 @@ def test_bank_return_and_statement_uploads(personas: Personas) -> None:
         post(client, reverse(f"payments:{what}", args=[batch.pk]),
              {"file": SimpleUploadedFile(file_name("回盘", body, name), body)})
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -637,7 +638,7 @@ def test_recovery_forms(personas: Personas) -> None:
         args = [rec.pk, movement] if what in ("approve", "decline") else [rec.pk]
         post(clients[who], reverse(f"payments:recovery_{what}", args=args), data)
 
-    with at_noon():
+    with frozen():
         example()
 
 
@@ -677,5 +678,5 @@ def test_feed_file_upload(personas: Personas, family_a: Family) -> None:
                 "file": SimpleUploadedFile(file_name("f", body, name), body)}
         post(client, reverse("feeds:index"), data)
 
-    with at_noon():
+    with frozen():
         example()
