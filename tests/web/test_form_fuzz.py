@@ -38,11 +38,12 @@ from huimin.cases import bulk
 from huimin.cases.models import Case, Objection
 from huimin.payments import actions as pay
 from huimin.payments import bankfile
+from huimin.payments.holds import hold_case
 from huimin.programs.models import DocumentType, Program
 from huimin.registry import importer
 from huimin.verification import formats
 from tests.conftest import COUNTY, VILLAGE_A, VILLAGE_B, Family, Personas, make_family, new_id
-from tests.web import changes_helpers, payments_helpers
+from tests.web import changes_helpers, feeds_helpers, payments_helpers
 from tests.web.cases_helpers import apply_rural, make_rural_couple
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -542,6 +543,30 @@ def test_case_review_and_objections(personas: Personas) -> None:
                reverse("cases:objection_resolve", args=[objection.pk]) if form == "resolve"
                else reverse("cases:act", args=[case.pk]))
         post(clients[who], url, data)
+
+    with frozen():
+        example()
+
+
+def test_case_stop_and_resume(personas: Personas, family_a: Family) -> None:
+    with frozen():
+        made = feeds_helpers.childcare_case(personas, family_a)
+        pay.build_cycle(personas.finance, program=Program.objects.get(code="childcare-subsidy"),
+                        claim_year=2026)
+        why = "父亲迁出本县，待迁入地确认"
+        hold_case(personas.county, made, held_reason="suspended", reason=why,
+                  from_date=date(2026, 6, 1))
+        case = case_actions.suspend_case(personas.county, made, from_date=date(2026, 6, 1),
+                                         reason=why)
+    client = login(personas.county)
+    base = {"version": str(case.version), "reason": "经核实，已迁回本村",
+            "stopped_on": "2026-06-01"}
+    alts = {"version": ints, "reason": junk, "stopped_on": dates}
+
+    @FUZZ
+    @given(st.sampled_from(["resume", "stop"]), mutated(base, alts))
+    def example(what: str, data: dict[str, str]) -> None:
+        post(client, reverse(f"cases:{what}", args=[case.pk]), data)
 
     with frozen():
         example()
