@@ -603,6 +603,42 @@ def test_cycle_form(personas: Personas) -> None:
         example()
 
 
+def test_batch_forms(personas: Personas) -> None:
+    program = Program.objects.get(code="childcare-subsidy")
+    with time_machine.travel(datetime(2026, 6, 15, 10, 0, tzinfo=SH), tick=False):
+        first = _approved(personas, date(2024, 2, 2), "林")
+        world = payments_helpers.payments_world(personas, program, first)
+    clients = {"finance": login(personas.finance), "county": login(personas.county)}
+    layouts = [code for code, _ in bankfile.layout_choices()]
+    batches = [world.draft, world.batch]
+    forms = {
+        "new": ({"cycle": str(world.cycle.pk), "layout": layouts[0]},
+                lambda b: reverse("payments:new")),
+        "release": ({}, lambda b: reverse("payments:release", args=[b.pk])),
+        "relayout": ({"layout": layouts[-1], "note": "银行要求改用新格式"},
+                     lambda b: reverse("payments:relayout", args=[b.pk])),
+        "cancel": ({"reason": "名单有误，重新生成"},
+                   lambda b: reverse("payments:cancel", args=[b.pk])),
+        "correct": ({"bank_account": str(world.new_account.pk), "note": "已核对新卡"},
+                    lambda b: reverse("payments:correct", args=[world.failed_line.pk])),
+    }
+    alts = {"cycle": ints, "layout": one_of_or_junk(*layouts), "note": junk, "reason": junk,
+            "bank_account": st.one_of(
+                st.sampled_from([str(world.new_account.pk),
+                                 str(world.failed_line.bank_account_id)]), ints)}
+
+    @FUZZ
+    @given(st.sampled_from(sorted(clients)), st.sampled_from(range(len(batches))),
+           st.sampled_from(sorted(forms)).flatmap(
+               lambda k: st.tuples(st.just(k), mutated(forms[k][0], alts))))
+    def example(who: str, which: int, what: tuple[str, dict[str, str]]) -> None:
+        name, data = what
+        post(clients[who], forms[name][1](batches[which]), data)
+
+    with frozen():
+        example()
+
+
 def test_bank_return_and_statement_uploads(personas: Personas) -> None:
     with frozen():
         _approved(personas, date(2024, 2, 2), "林")
