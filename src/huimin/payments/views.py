@@ -101,7 +101,9 @@ def cycle_new(request: HttpRequest) -> HttpResponse:
     except ValueError:
         messages.error(request, "截止日：须为有效日期 YYYY-MM-DD")
         return redirect("payments:list")
-    program = Program.objects.filter(code=request.POST.get("program", "")).first()
+    code = request.POST.get("program", "")
+    # a code with NUL or control characters is no program's (and PostgreSQL refuses NUL)
+    program = Program.objects.filter(code=code).first() if code.isprintable() else None
     if program is None:
         messages.error(request, "请选择项目")
         return redirect("payments:list")
