@@ -49,7 +49,7 @@ from tests.web.cases_helpers import apply_rural, make_rural_couple
 SH = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.django_db
 # HUIMIN_FUZZ_EXAMPLES: more examples for a longer search by hand (CI runs the default)
-FUZZ = hsettings(max_examples=int(os.environ.get("HUIMIN_FUZZ_EXAMPLES", "30")), deadline=None,
+FUZZ = hsettings(max_examples=int(os.environ.get("HUIMIN_FUZZ_EXAMPLES", "25")), deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture,
                                         HealthCheck.too_slow, HealthCheck.data_too_large])
 # reads are logged even when the form is refused (the page shows the person again)
