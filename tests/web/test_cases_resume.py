@@ -214,6 +214,10 @@ def test_a_county_approver_of_another_county_finds_nothing(personas: Personas,
 BAD = [
     ("cases:resume", {"reason": "  "}, "复核结论：请填写恢复发放的依据"),
     ("cases:resume", {"reason": "长" * 201}, "复核结论：最多 200 个字"),
+    # a NUL was a server error on PostgreSQL (its JSON refuses it, in the audit event)
+    ("cases:resume", {"reason": "经核实\x00未迁出"}, "复核结论：含不可见的控制字符 U+0000"),
+    ("cases:stop", {"stopped_on": "2026-06-01", "reason": "已迁出\n本县"},
+     "终止原因：含不可见的控制字符"),
     ("cases:stop", {"stopped_on": "2026-06-01", "reason": ""}, "终止原因：请填写"),
     ("cases:stop", {"stopped_on": "", "reason": "已迁出"}, "终止日期：请填写不再符合条件的日期"),
     ("cases:stop", {"stopped_on": "2026-13-01", "reason": "已迁出"},

@@ -322,3 +322,16 @@ def test_bulk_intake_is_all_or_nothing(personas: Personas) -> None:
     assert Case.objects.filter(eligible=False).get().subject == b.wife
     template = cadre.get(reverse("cases:bulk_template"))
     assert template.status_code == 200 and template.content[:2] == b"PK"
+
+
+def test_bulk_intake_names_a_bad_disability_grade(personas: Personas) -> None:
+    """A grade that is not 1–4 in an otherwise good row is named (it was a server error: the
+    row went on to read the grade as a number)."""
+    a = make_rural_couple(personas.cadre_a, VILLAGE_A)
+    data = ",".join(bulk.HEADER) + f"\nrural-reward,{a.husband.id_number},,2026,是,1e3\n"
+    upload = io.BytesIO(data.encode())
+    upload.name = "apply.csv"
+    resp = login(personas.cadre_a).post(reverse("cases:bulk"), {"file": upload})
+    page = resp.content.decode()
+    assert resp.status_code == 400 and "子女残疾等级" in page and "应为 1–4" in page
+    assert not Case.objects.exists()

@@ -62,6 +62,12 @@ def test_a_failed_line_is_corrected_to_an_account_added_after_the_batch(
                        {"bank_account": other.pk, "note": "已核实"})
     assert resp.status_code == 302
     assert not PaymentLine.objects.filter(pk=failed.pk, correction__isnull=False).exists()
+    # and so is a choice that is not an id (it was a server error)
+    for junk in ("1e3", "0x10", "-1", "9" * 30):
+        resp = client.post(reverse("payments:correct", args=[failed.pk]),
+                           {"bank_account": junk, "note": "已核实"}, follow=True)
+        assert "请选择申请人或补贴对象的收款账户" in resp.content.decode()
+    assert not PaymentLine.objects.filter(pk=failed.pk, correction__isnull=False).exists()
     resp = client.post(reverse("payments:correct", args=[failed.pk]),
                        {"bank_account": new.pk, "note": "已电话核实，原卡已销户，更换新卡"})
     assert resp.status_code == 302

@@ -170,3 +170,27 @@ def test_a_new_household_from_the_form_never_joins_an_existing_one(personas: Per
     assert person.household is not None
     assert person.household.number == f"{VILLAGE_A}-0004"
     assert list(person.household.members.all()) == [person]
+
+
+def test_a_nul_byte_in_a_chosen_code_is_no_program_or_area(personas: Personas) -> None:
+    """A program or area code with a NUL byte names the field (on PostgreSQL, which refuses
+    NUL in text, the look-up was a server error)."""
+    def as_user(user: object) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    code = "childcare-subsidy\x00"
+    resp = as_user(personas.cadre_a).post(reverse("cases:new"), {"program": code})
+    assert resp.status_code == 400 and "项目：请选择项目" in resp.content.decode()
+    resp = as_user(personas.finance).post(reverse("payments:cycle_new"),
+                                          {"program": code, "claim_year": "2026"}, follow=True)
+    assert "请选择项目" in resp.content.decode()
+    assert not PaymentCycle.objects.exists()
+    resp = as_user(personas.cadre_a).post(reverse("notices:new"),
+                                          {"program": "rural-reward\x00",
+                                           "start_on": "2026-06-15"})
+    assert "请选择项目" in resp.content.decode()
+    resp = as_user(personas.county).post(reverse("feeds:tokens"),
+                                         {"area": "445224000000\x00", "label": "x"})
+    assert resp.status_code == 400 and "区域：请选择" in resp.content.decode()

@@ -61,3 +61,18 @@ def test_wrong_role_gets_403(personas: Personas) -> None:
     c.login(username="finance", password=PASSWORD)
     assert c.post(reverse("registry:person_new"), form()).status_code == 403
     assert not Person.objects.exists()
+
+
+def test_one_person_as_both_parents_is_refused(personas: Personas, family_a) -> None:  # type: ignore[no-untyped-def]
+    """The same ID number as father and mother is named, not a server error (it was one:
+    the second parent link broke the unique parent-child pair)."""
+    c = Client()
+    c.force_login(personas.cadre_a)
+    parent = family_a.mother.id_number
+    r = c.post(reverse("registry:person_new"), form(
+        name="林乐乐", id_number=CHILD, sex="男", birth_date="2025-03-04",
+        household=family_a.mother.household.number, new_household="0",
+        father_id=parent, mother_id=parent.lower()))
+    assert r.status_code == 400
+    assert "母亲身份证号码：不能与父亲身份证号码相同" in r.content.decode()
+    assert not Person.objects.filter(name="林乐乐").exists()

@@ -118,6 +118,7 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
         grade = v["子女残疾等级"]
         if grade and grade not in {"1", "2", "3", "4"}:
             errors.append(RowError(n, "子女残疾等级", "应为 1–4"))
+            grade = ""  # the row is refused; nothing reads the grade
         if program is None or subject is None or year is None:
             continue
         key = (program.code, subject.pk, year)

@@ -86,8 +86,10 @@ def notice_new(request: HttpRequest) -> HttpResponse:
         "values": request.POST or {"start_on": today.isoformat()},
     }
     if request.method == "POST":
-        program = Program.objects.filter(code=request.POST.get("program", ""),
-                                         active=True).first()
+        code = request.POST.get("program", "")
+        # a code with NUL or control characters is no program's (PostgreSQL refuses NUL)
+        program = (Program.objects.filter(code=code, active=True).first()
+                   if code.isprintable() else None)
         try:
             if program is None:
                 raise ActionError("请选择项目")

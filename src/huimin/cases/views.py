@@ -116,7 +116,8 @@ def case_new(request: HttpRequest) -> HttpResponse:
     today = actions.local_today()
     programs = Program.objects.filter(active=True)
     code = request.POST.get("program") or request.GET.get("program") or CHILDCARE
-    program = programs.filter(code=code).first()
+    # a code with NUL or control characters is no program's (and PostgreSQL refuses NUL)
+    program = programs.filter(code=code).first() if code.isprintable() else None
     context: dict[str, Any] = {"claim_year": today.year, "values": request.POST or {
         "program": code}, "programs": programs, "program": program}
     if request.method == "GET":

@@ -101,7 +101,9 @@ def cycle_new(request: HttpRequest) -> HttpResponse:
     except ValueError:
         messages.error(request, "截止日：须为有效日期 YYYY-MM-DD")
         return redirect("payments:list")
-    program = Program.objects.filter(code=request.POST.get("program", "")).first()
+    code = request.POST.get("program", "")
+    # a code with NUL or control characters is no program's (and PostgreSQL refuses NUL)
+    program = Program.objects.filter(code=code).first() if code.isprintable() else None
     if program is None:
         messages.error(request, "请选择项目")
         return redirect("payments:list")
@@ -287,9 +289,12 @@ def batch_return(request: HttpRequest, pk: int) -> HttpResponse:
 def line_correct(request: HttpRequest, pk: int) -> HttpResponse:
     line = get_line_for_user(request.user, pk, roles=FINANCE)
     case = line.case
-    account = BankAccount.objects.filter(
-        Q(person_id=case.subject_id) | Q(person_id=case.applicant_id),
-        pk=request.POST.get("bank_account") or 0).first()
+    chosen = request.POST.get("bank_account", "")
+    account = None
+    if chosen.isascii() and chosen.isdigit() and len(chosen) < 19:  # an id, not "1e3"
+        account = BankAccount.objects.filter(
+            Q(person_id=case.subject_id) | Q(person_id=case.applicant_id),
+            pk=int(chosen)).first()
     if account is None:
         messages.error(request, "请选择申请人或补贴对象的收款账户")
         return redirect("payments:detail", line.batch_id)

@@ -341,6 +341,8 @@ def import_registry(actor: Any, data: bytes, filename: str, *,
                 errors.append(RowError(r.n, column, f"{pid} {NOT_HERE}"))
             if pid and pid == r.id_number:
                 errors.append(RowError(r.n, column, "不能是本人"))
+        if r.father and r.father == r.mother:
+            errors.append(RowError(r.n, "母亲身份证号码", "不能与父亲身份证号码相同"))
     errors.extend(_check_households(actor, checked, known_households_only))
     if errors:
         errors.sort(key=lambda e: e.row)

@@ -255,10 +255,9 @@ def token_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"sources": Source.choices, "areas": _token_areas(request.user)}
     status = 200
     if request.method == "POST":
-        try:
-            area = Area.objects.get(code=request.POST.get("area", ""))
-        except Area.DoesNotExist:
-            area = None
+        code = request.POST.get("area", "")
+        # a code with NUL or control characters is no area's (PostgreSQL refuses NUL)
+        area = Area.objects.filter(code=code).first() if code.isprintable() else None
         if area is None:
             context["error"] = "区域：请选择"
             status = 400

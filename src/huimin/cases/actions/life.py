@@ -34,6 +34,7 @@ from huimin.cases.states import (
     State,
 )
 from huimin.errors import ActionError, Conflict, Forbidden
+from huimin.lib.cells import control_problem
 from huimin.programs import entitlement
 from huimin.programs.models import Program
 from huimin.registry.models import Area, BankAccount, Person
@@ -123,6 +124,9 @@ def _conclusion(text: str, field: str, example: str) -> str:
     found = (text or "").strip() if isinstance(text, str) else ""
     if not found:
         raise ActionError(f"{field}：请填写{example}")
+    problem = control_problem(found)
+    if problem:  # a line break, a NUL (which PostgreSQL's JSON refuses), …
+        raise ActionError(f"{field}：{problem}")
     if len(found) > 200:
         raise ActionError(f"{field}：最多 200 个字（现为 {len(found)} 个）")
     return found
