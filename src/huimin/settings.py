@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "huimin.front.middleware.ActionErrorMiddleware",
+    "huimin.front.middleware.NulParameterMiddleware",
 ]
 
 ROOT_URLCONF = "huimin.urls"

@@ -194,3 +194,22 @@ def test_a_nul_byte_in_a_chosen_code_is_no_program_or_area(personas: Personas) -
     resp = as_user(personas.county).post(reverse("feeds:tokens"),
                                          {"area": "445224000000\x00", "label": "x"})
     assert resp.status_code == 400 and "区域：请选择" in resp.content.decode()
+
+
+@pytest.mark.parametrize(("url", "param", "clean"), [
+    ("/cases/", "q", "林"), ("/registry/persons/", "q", "林"),
+    ("/registry/households/", "q", "林"), ("/audit/", "from", "2026-06-01"),
+    ("/api/persons", "q", "林"), ("/api/cases", "after", "")])
+def test_a_nul_in_a_query_parameter_is_refused_naming_it(personas: Personas, url: str,
+                                                         param: str, clean: str) -> None:
+    """PostgreSQL cannot hold U+0000 in text: a search for it was a 500 there."""
+    from django.test import Client
+
+    client = Client()
+    assert client.login(username="auditor" if url == "/audit/" else "county",
+                        password=PASSWORD)
+    resp = client.get(url, {param: clean + "\x00"})
+    assert resp.status_code == 400
+    body = resp.json()["detail"] if url.startswith("/api/") else resp.content.decode()
+    assert f"查询参数「{param}」含有空字符（NUL）" in body
+    assert client.get(url, {param: clean}).status_code == 200
