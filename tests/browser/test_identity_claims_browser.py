@@ -80,3 +80,36 @@ def test_a_pair_whose_masks_look_alike_shows_how_far_apart_the_numbers_are(
     for width in (1366, 390):
         page.set_viewport_size({"width": width, "height": 900})
         shot(page, f"identity-pair-masked-{width}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_person_merges_and_both_records_say_so(page: Any, live_server: Any) -> None:
+    from huimin.registry.models import Person
+    from tests.conftest import VILLAGE_A, make_family
+    from tests.web.identity_helpers import duplicate_of, queued_pair
+
+    personas = make_personas()
+    child = make_family(personas.cadre_a, VILLAGE_A, date(2024, 5, 6)).child
+    dup = duplicate_of(personas.cadre_a, child, name=child.name[0] + "晓宝")
+    pair = queued_pair(personas.county, child, dup)
+    login(page, live_server.url, "township")
+    page.goto(f"{live_server.url}/identity/pairs/{pair.pk}/")
+    page.select_option(f"select[name=decision_{pair.pk}]", "same")
+    page.select_option(f"select[name=keep_{pair.pk}]", "a")
+    page.fill(f"input[name=reason_{pair.pk}]", "核对户口簿与出生医学证明，为同一人")
+    page.click("text=提交裁决")
+    page.wait_for_load_state("load")
+    assert Person.objects.get(pk=dup.pk).merged_into_id == child.pk
+    page.goto(f"{live_server.url}/registry/persons/{dup.pk}/")
+    banner = page.locator("[data-testid=merged-into]")
+    assert "核对户口簿与出生医学证明" in banner.inner_text()
+    assert page.locator("[data-testid=change-new]").count() == 0
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, f"person-merged-away-{width}")
+    banner.locator("a").click()
+    page.wait_for_selector("[data-testid=merged-in]")
+    assert dup.id_masked in page.locator("[data-testid=merged-in]").inner_text()
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, f"person-merged-in-{width}")

@@ -111,7 +111,9 @@ def test_same_person_merges_cases_accounts_and_links_into_the_kept_record(
     assert case.subject_id == family_a.child.pk  # type: ignore[attr-defined]
     merge = PersonMerge.objects.get(drop=dup)
     assert merge.keep == family_a.child and merge.moved["cases"] == [case.pk]  # type: ignore[attr-defined]
-    assert dup.parent_links.count() == 1  # the mother's link was already on the kept record
+    # the mother's link was already on the kept record: removed, kept in the merge record
+    assert dup.parent_links.count() == 0
+    assert [r["parent"] for r in merge.moved["links_already_on_kept"]] == [family_a.mother.pk]
     assert AuditEvent.objects.filter(action="person.merge", person_id=dup.pk).exists()
     assert AuditEvent.objects.filter(action="identity.pair_decided", object_id=str(pair.pk),
                                      data__decision="same").exists()

@@ -17,6 +17,7 @@ from huimin.programs.entitlement import CHILDCARE
 from huimin.programs.models import Program
 from huimin.registry.crypto import id_hash
 from huimin.registry.importer import read_rows, template_workbook
+from huimin.registry.merge import merged_message
 
 COLUMNS = [
     ("项目代码", True, "项目名称（从下拉列表选择）或项目代码 childcare-subsidy / "
@@ -96,11 +97,16 @@ def import_applications(actor: Any, data: bytes, filename: str) -> list[Case]:
             if v["补贴对象身份证号码"] else None
         if subject is None:
             errors.append(RowError(n, "补贴对象身份证号码", "在您管辖范围内未找到此人，请先登记"))
+        elif subject.merged_into_id is not None:
+            errors.append(RowError(n, "补贴对象身份证号码", merged_message(subject)))
         applicant = people.get(id_hash(v["申请人身份证号码"].upper())) \
             if v["申请人身份证号码"] else None
         if v["申请人身份证号码"] and applicant is None:
             errors.append(RowError(n, "申请人身份证号码", "在您管辖范围内未找到申请人"))
-        if program is not None and program.code == CHILDCARE and subject is not None and (
+        elif applicant is not None and applicant.merged_into_id is not None:
+            errors.append(RowError(n, "申请人身份证号码", merged_message(applicant)))
+        if program is not None and program.code == CHILDCARE and subject is not None and \
+                subject.merged_into_id is None and (
                 applicant is None or not subject.parent_links.filter(parent=applicant).exists()):
             errors.append(RowError(n, "申请人身份证号码", "须为该儿童的父母或监护人"))
         raw_year = v["申领年度"]

@@ -84,8 +84,8 @@ def queue_pairs(actor: Any, rows: Iterable[dict[str, Any]], *, scope: str) -> Qu
     with transaction.atomic():
         for r in rows:
             a, b = persons.get(r["person_id_a"]), persons.get(r["person_id_b"])
-            if a is None or b is None:
-                continue
+            if a is None or b is None or a.merged_into_id or b.merged_into_id:
+                continue  # gone, or merged meanwhile: no longer a register record
             comps = [{"comparison": c, "level": r[f"{c}_level"], "weight": r[f"{c}_weight"]}
                      for c in LEVELS]
             fp = fingerprint(a, b)

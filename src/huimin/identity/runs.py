@@ -52,7 +52,7 @@ def run_county(actor: Any, *, threshold: float | None = None,
 
     require_role(actor, REVIEW_ROLES)
     limit = threshold_setting() if threshold is None else threshold
-    register = persons_for(actor).filter(death_date__isnull=True)
+    register = persons_for(actor).filter(death_date__isnull=True, merged_into=None)
     con = duckdb.connect()
     if new:
         prepare.load_arrow(con, _arrow(register.filter(pk__in=new)), "new_people")
@@ -82,7 +82,7 @@ def run_new_records(pks: list[int]) -> QueueResult:
     from huimin.registry.models import Person
 
     total = QueueResult()
-    living = Person.objects.filter(death_date__isnull=True)
+    living = Person.objects.filter(death_date__isnull=True, merged_into=None)
     changed = list(living.filter(pk__in=pks).select_related("area"))
     for county in sorted({p.area.code[:6] for p in changed}):
         register = living.filter(area__code__startswith=county)

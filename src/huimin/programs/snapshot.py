@@ -94,7 +94,8 @@ def write_snapshot(actor: Any, out_dir: Path, *, day: date | None = None,
     secret = pseudonym_key(key) if pseudonymise else None
     kid = snapshot.key_id(secret) if secret is not None else ""
     prefix = area.code[:6]
-    register = persons_for(actor).filter(area__code__startswith=prefix)
+    # a duplicate merged into another record is not on the register: it would be counted twice
+    register = persons_for(actor).filter(area__code__startswith=prefix, merged_into=None)
     moved_out = register.exclude(moved_out_on=None).count()
     ids = list(register.filter(moved_out_on=None).order_by("pk").values_list("pk", flat=True))
     path = Path(out_dir).resolve() / snapshot.file_name(prefix, day)

@@ -117,7 +117,7 @@ def whatif(request: HttpRequest) -> HttpResponse:
 
 def _compare(program: str, years: list[int], document: bytes, name: str,
              request: HttpRequest, *, assume: bool) -> list[WhatIfRow] | str:
-    rows = registry_rows(persons_for(request.user))
+    rows = registry_rows(persons_for(request.user).filter(merged_into=None))
     if not rows:
         return "您的管辖范围内没有登记人员"
     if assume:  # every registered person as a potential beneficiary: the status the couple

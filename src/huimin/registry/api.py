@@ -40,6 +40,9 @@ class PersonOut(Schema):
     death_date: date | None
     area_code: str
     hukou_type: str
+    #: a duplicate record merged into another: the kept record's id (such a record is left
+    #: out of the name list and takes no new case or change)
+    merged_into: int | None = None
 
 
 class IdSearchIn(Schema):
@@ -53,7 +56,8 @@ def person_out(p: object) -> PersonOut:
     on = p.death_date or timezone.localdate()
     return PersonOut(id=p.pk, name=p.name, id_masked=p.id_masked, sex=p.sex,
                      age=age_parts(p.birth_date, on)[0], age_text=age_label(p.birth_date, on),
-                     death_date=p.death_date, area_code=p.area.code, hukou_type=p.hukou_type)
+                     death_date=p.death_date, area_code=p.area.code, hukou_type=p.hukou_type,
+                     merged_into=p.merged_into_id)
 
 
 @router.get("/persons", response=list[PersonOut])

@@ -144,6 +144,10 @@ def _note(req: ChangeRequest) -> str:
 
 
 def _alive(person: Person) -> None:
+    from huimin.registry.merge import merged_message
+
+    if person.merged_into_id is not None:
+        raise Conflict(merged_message(person))
     if person.moved_out_on is not None:
         raise Conflict(f"{person.name} 已于 {person.moved_out_on:%Y-%m-%d} 迁出本县")
 

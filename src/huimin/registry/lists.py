@@ -50,12 +50,20 @@ def _name_search(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
 
 
 def _status(user: Any) -> list[tuple[str, str]]:
-    return [("living", "在册"), ("dead", "已故"), ("moved", "已迁出")]
+    return [("living", "在册"), ("dead", "已故"), ("moved", "已迁出"),
+            ("merged", "已并入他人记录（重复记录）")]
 
 
 def status_q(value: str) -> Q:
-    return {"living": Q(death_date=None, moved_out_on=None), "dead": ~Q(death_date=None),
-            "moved": ~Q(moved_out_on=None)}[value]
+    return {"living": Q(death_date=None, moved_out_on=None, merged_into=None),
+            "dead": ~Q(death_date=None), "moved": ~Q(moved_out_on=None),
+            "merged": ~Q(merged_into=None)}[value]
+
+
+def on_register(qs: QuerySet[Any], params: Any) -> QuerySet[Any]:
+    """The person list without the duplicate records merged into another (they left the
+    register), unless those are asked for (状态：已并入他人记录)."""
+    return qs if params.get("status") == "merged" else qs.filter(merged_into=None)
 
 
 def _today() -> Any:
@@ -92,12 +100,12 @@ PERSONS = ListSpec(
         Column("户籍地", lambda p: p.area.full_name()),
         Column("户籍性质", lambda p: p.get_hukou_type_display()),
         Column("户号", lambda p: p.household.number if p.household_id else ""),
-        Column("状态", lambda p: "已故" if p.death_date else "已迁出" if p.moved_out_on
-               else "在册"),
+        Column("状态", lambda p: f"已并入人员 {p.merged_into_id}" if p.merged_into_id
+               else "已故" if p.death_date else "已迁出" if p.moved_out_on else "在册"),
     ),
     only=("id", "name", "id_masked", "sex", "birth_date", "area__code", "area__name",
           "area__level", "area__parent", "hukou_type", "death_date", "moved_out_on",
-          "household", "created_at"),
+          "merged_into", "household", "created_at"),
     #: the county approver checks a county's register against other departments' data
     unmask_roles=frozenset({Role.COUNTY_APPROVER}),
 )

@@ -2,9 +2,13 @@
 
 Cases (as subject and as applicant; their payments and history go with them), bank accounts
 and parent–child links move to the kept record through their own models, in one transaction
-with an audit event. The dropped record stays in the register (its sealed ID number and its
-history — change requests, hand-overs, feed rows, audit events — stay readable under it) and
-an ``identity.PersonMerge`` row says where it went and what moved: nothing is lost.
+with an audit event (a link the kept record has already is removed, so no rule counts a
+child twice; the merge record keeps it). The dropped record stays (its sealed ID number and
+its history — change requests, hand-overs, feed rows, audit events — stay readable under it)
+and an ``identity.PersonMerge`` row says where it went and what moved: nothing is lost. It
+leaves the register: ``Person.merged_into`` names the kept record, and lists, intake, change
+requests, duplicate scoring and register snapshots pass it by, while a feed row that names
+its ID number is matched to the kept record.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from huimin.audit.events import record
 from huimin.errors import ActionError, Conflict
 
 MERGE_ROLES = (Role.TOWNSHIP_REVIEWER, Role.COUNTY_APPROVER)
+
+
+def merged_message(person: Any) -> str:
+    """Why a merged record takes no new case or change: where to go instead."""
+    return (f"{person.name} 的这条记录已并入人员 {person.merged_into_id}（同一人的重复记录），"
+            "请在保留的记录上办理")
 
 
 def merge_persons(actor: Any, keep: Any, drop: Any, *, reason: str,
@@ -54,7 +64,7 @@ def merge_persons(actor: Any, keep: Any, drop: Any, *, reason: str,
         if clash is not None:
             raise Conflict(f"两条记录在同一项目同一年度都有案件（{clash.number}）："
                            "请先终止其中一件，再合并")
-        moved: dict[str, list[int]] = {
+        moved: dict[str, list[Any]] = {
             "cases": list(Case.objects.filter(subject=drop).values_list("pk", flat=True)),
             "applications": list(Case.objects.filter(applicant=drop)
                                  .values_list("pk", flat=True)),
@@ -67,17 +77,23 @@ def merge_persons(actor: Any, keep: Any, drop: Any, *, reason: str,
         for link in ParentChild.objects.filter(child=drop):
             if link.parent_id == keep.pk or ParentChild.objects.filter(
                     parent_id=link.parent_id, child=keep).exists():
-                moved["links_already_on_kept"].append(link.pk)
+                _drop_link(link, moved)
                 continue
             ParentChild.objects.filter(pk=link.pk).update(child=keep)
             moved["parent_links"].append(link.pk)
         for link in ParentChild.objects.filter(parent=drop):
             if link.child_id == keep.pk or ParentChild.objects.filter(
                     parent=keep, child_id=link.child_id).exists():
-                moved["links_already_on_kept"].append(link.pk)
+                _drop_link(link, moved)
                 continue
             ParentChild.objects.filter(pk=link.pk).update(parent=keep)
             moved["child_links"].append(link.pk)
+        # the dropped record leaves the register; records merged into it earlier follow it
+        moved["earlier_merges"] = list(Person.objects.filter(merged_into=drop)
+                                       .values_list("pk", flat=True))
+        Person.objects.filter(merged_into=drop).update(merged_into=keep)
+        Person.objects.filter(pk=drop.pk).update(merged_into=keep)
+        drop.merged_into = keep
         merge = PersonMerge.objects.create(keep=keep, drop=drop, pair=decision, reason=reason,
                                            moved=moved, actor=actor)
         for person, role in ((keep, "keep"), (drop, "drop")):
@@ -86,3 +102,11 @@ def merge_persons(actor: Any, keep: Any, drop: Any, *, reason: str,
                    reason=reason, moved=moved,
                    pair=getattr(decision, "pk", None))
     return merge
+
+
+def _drop_link(link: Any, moved: dict[str, list[Any]]) -> None:
+    """A link of the dropped record that the kept record already has (the same parent or
+    child): removed, so that no rule counts the child twice, and kept in the merge record."""
+    moved["links_already_on_kept"].append({"id": link.pk, "parent": link.parent_id,
+                                           "child": link.child_id, "relation": link.relation})
+    link.delete()

@@ -94,6 +94,10 @@ class Person(models.Model):
     # marked moved out, with the destination (a 12-digit division code)
     moved_out_on = models.DateField("迁出日期", null=True, blank=True)
     moved_to_code = models.CharField("迁往区划代码", max_length=12, blank=True)
+    # a duplicate record merged into the kept one (identity adjudication): it stays readable
+    # with its history but leaves the register — lists, intake, matching and snapshots
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="merged_records", verbose_name="已并入")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -47,7 +47,7 @@ def by_name(user: Any, q: str) -> QuerySet[Person]:
     an identity number: numbers are searched with :func:`by_id_number`)."""
     if looks_like_id(q):
         raise ActionError(GET_ID_REFUSED)
-    qs = persons_for(user)
+    qs = persons_for(user).filter(merged_into=None)  # a merged duplicate left the register
     return qs.filter(name__contains=q) if q else qs
 
 

@@ -53,6 +53,8 @@ def person_list(request: HttpRequest) -> HttpResponse:
     by_id = request.method == "POST"
     params = request.POST if by_id else request.GET
     qs = persons_for(request.user)
+    if not by_id:  # a number searched finds a merged record too, marked as merged
+        qs = lists.on_register(qs, params)
     found: dict[str, Any] = {}
     id_error = ""
     if by_id:
@@ -86,7 +88,8 @@ def person_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def person_export(request: HttpRequest) -> HttpResponse:
     """The person list as a workbook (masked; full numbers for the county approver)."""
-    qs = persons_for(request.user).select_related("household", "area__parent__parent")
+    qs = lists.on_register(persons_for(request.user), request.POST).select_related(
+        "household", "area__parent__parent")
     return listing.export_response(request, lists.PERSONS, qs, person=lambda p: p)  # type: ignore[no-any-return]
 
 
@@ -113,17 +116,40 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = get_person_for_user(request.user, pk)
     record_view(request.user, person)
     return render(request, "registry/person_detail.html", {
-        "person": person,
+        "person": person, **_merges(request.user, person),
         "show_birth_date": user_can(request.user, BIRTH_DATE_ROLES),
         "parents": person.parent_links.select_related("parent"),
         "children": person.child_links.select_related("child"),
         "accounts": person.bank_accounts.all(),
         "cases": person.cases.select_related("program").order_by("-claim_year"),
         "household": person.household,
-        "can_change": user_can(request.user, SUBMIT_ROLES) and person.moved_out_on is None,
+        "can_change": (user_can(request.user, SUBMIT_ROLES) and person.moved_out_on is None
+                       and person.merged_into_id is None),
         "pending_changes": person.change_requests.filter(status="submitted").count(),
         "handovers": person.handovers.all(),
     })
+
+
+def _merges(user: Any, person: Any) -> dict[str, Any]:
+    """A merged record: where it went (the kept record, if the user's area holds it) and the
+    merge; a kept record: the duplicates merged into it, each with its merge. Each record
+    shown beside the person is a logged read."""
+    from huimin.identity.models import PersonMerge
+
+    out: dict[str, Any] = {}
+    if person.merged_into_id is not None:
+        out["merge_out"] = PersonMerge.objects.filter(drop=person).select_related(
+            "actor", "pair").first()
+        out["kept"] = persons_for(user).filter(pk=person.merged_into_id).first()
+        if out["kept"] is not None:
+            record_reads(user, "person.list", [out["kept"]], via="merged_into")
+    dups = list(persons_for(user).filter(merged_into=person).order_by("pk"))
+    if dups:
+        by_drop = {m.drop_id: m for m in PersonMerge.objects.filter(
+            drop__in=dups).select_related("actor", "pair")}
+        out["merged_in"] = [(d, by_drop.get(d.pk)) for d in dups]
+        record_reads(user, "person.list", dups, via="merged_records")
+    return out
 
 
 @login_required

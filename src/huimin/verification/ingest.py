@@ -297,6 +297,19 @@ def _scope(actor: Any, area: Area) -> Any:
     return Person.objects.select_related("area").filter(area__code__startswith=area.prefix)
 
 
+def _follow_merges(scope: Any, persons: dict[str, Person]) -> None:
+    """A number that belongs to a duplicate record merged into another names the kept
+    record: the event (a death, a move) is about the one person the register keeps. The
+    kept record must lie in the same scope; otherwise the merged record stays the match."""
+    into = {h: p.merged_into_id for h, p in persons.items() if p.merged_into_id is not None}
+    if not into:
+        return
+    kept = scope.in_bulk(set(into.values()))
+    for h, pk in into.items():
+        if pk in kept:
+            persons[h] = kept[pk]
+
+
 def actor_area(actor: Any) -> Area:
     area: Area | None = actor.areas.order_by("code").first()
     if area is None:
@@ -380,6 +393,7 @@ def _ingest(actor: Any, token: FeedToken | None, area: Area, kind: str, source: 
     wanted = list(hashes.values())
     for start in range(0, len(wanted), 5000):
         persons.update((p.id_hash, p) for p in scope.filter(id_hash__in=wanted[start:start + 5000]))
+    _follow_merges(scope, persons)
     try:
         with transaction.atomic():
             return _store(actor, token, area, kind, source, name, digest, checked, hashes,

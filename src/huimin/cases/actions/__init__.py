@@ -50,6 +50,7 @@ from huimin.lib.calendar import add_working_days
 from huimin.lib.masking import mask_id_number
 from huimin.programs import entitlement
 from huimin.programs.models import DocumentType, Program
+from huimin.registry.merge import merged_message
 from huimin.registry.models import Area, BankAccount, Person
 
 INTAKE_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_REVIEWER)
@@ -173,6 +174,9 @@ def submit_application(
     if actor.role not in INTAKE_ROLES:
         raise Forbidden("只有村级专干或乡镇审核员可以受理申请")
     _check_scope(actor, subject)
+    for person in (subject, applicant):
+        if person is not None and person.merged_into_id is not None:
+            raise Conflict(merged_message(person))
     today = local_today()
     check_claim_year(claim_year, today)
     rules = entitlement.resolve(program.code, subject.area.code, claim_year, today)
