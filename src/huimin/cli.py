@@ -35,9 +35,11 @@ app.add_typer(feeds_app, name="feeds")
 from huimin.cases.cli import app as cases_app  # noqa: E402
 
 app.add_typer(cases_app, name="cases")
+from huimin.registry.cli import claims_export as _claims_export  # noqa: E402
 from huimin.registry.cli import duplicates as _duplicates  # noqa: E402
 
 registry_app.command("duplicates")(_duplicates)
+registry_app.command("claims")(_claims_export)
 console = Console()
 err = Console(stderr=True)
 

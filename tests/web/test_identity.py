@@ -217,6 +217,77 @@ def test_a_claim_in_another_county_opens_a_duplicate_claim_that_holds_payment(
     assert DuplicateClaim.objects.count() == 1
 
 
+def test_the_county_claims_go_by_programme_and_the_rules_stacking(
+        personas: Personas, tmp_path: Path) -> None:
+    """Each of the county's claims is a row with its programme and claimant: a mother on
+    奖励扶助 and 特别扶助 (they stack) is no duplicate claim, and two years of one programme
+    are one claim; another county's claim of one of them is."""
+    from tests.web.feeds_helpers import apply_for, older_family
+
+    fam = older_family(personas.cadre_a, VILLAGE_A, father_born=date(1962, 3, 1),
+                       mother_born=date(1964, 5, 1), child_born=date(1990, 1, 1))
+    apply_for(personas, "rural-reward", fam.mother, policy_status_confirmed=True)
+    apply_for(personas, "rural-reward", fam.mother, 2025, policy_status_confirmed=True)
+    apply_for(personas, "special-assistance", fam.mother, policy_status_confirmed=True)
+    other = runs.person_key(fam.father.id_hash) + 7
+    snap = _snapshot(tmp_path, [other], ["440524101001"])
+    assert runs.run_claims(personas.county, snap).new == 0
+    assert not DuplicateClaim.objects.exists()
+    snap = _snapshot(tmp_path, [runs.person_key(fam.mother.id_hash)], ["440524101001"])
+    assert runs.run_claims(personas.county, snap).new == 1
+    assert DuplicateClaim.objects.get(person=fam.mother).kind == "two_counties"
+
+
+def test_the_county_writes_its_claims_and_the_province_checks_them(
+        personas: Personas, family_a: Family, tmp_path: Path) -> None:
+    """`registry claims` writes the county's claims (no name, no number); the province runs
+    `registry duplicates --scope claims --snapshot DIR --output F` over every county's file:
+    a child claimed here by the mother and in another county by the father is found."""
+    import csv
+
+    _case(personas, family_a, family_a.child)
+    out = tmp_path / "province"
+    out.mkdir()
+    runner = CliRunner()
+    wrote = runner.invoke(app, ["registry", "claims", "--user", "county", "--out", str(out)])
+    assert wrote.exit_code == 0, wrote.output
+    [mine] = list(out.glob("claims-445224-*.parquet"))
+    table = pq.read_table(mine)
+    child, mother, father = (runs.person_key(p.id_hash) for p in
+                             (family_a.child, family_a.mother, family_a.father))
+    assert table.to_pylist() == [{"person_key": child, "hukou_area_code": VILLAGE_A,
+                                  "claimant_key": mother, "program_id": "childcare-subsidy"}]
+    raw = mine.read_bytes()
+    assert family_a.child.id_number.encode() not in raw
+    assert family_a.child.name.encode() not in raw
+    assert AuditEvent.objects.filter(action="identity.claims_export",
+                                     data__file=mine.name).exists()
+    again = runner.invoke(app, ["registry", "claims", "--user", "county", "--out", str(out)])
+    assert again.exit_code == 2 and "已存在" in again.output
+    refused = runner.invoke(app, ["registry", "claims", "--user", "township", "--out",
+                                  str(tmp_path)])
+    assert refused.exit_code == 1 and not list(tmp_path.glob("claims-*.parquet"))
+    pq.write_table(pa.table({
+        "person_key": pa.array([child], pa.int64()), "hukou_area_code": ["440524101001"],
+        "claimant_key": pa.array([father], pa.int64()),
+        "program_id": ["childcare-subsidy"]}), out / "claims-440524-2026-12-01.parquet")
+    dest = tmp_path / "dup.csv"
+    checked = runner.invoke(app, ["registry", "duplicates", "--scope", "claims",
+                                  "--snapshot", str(out), "--output", str(dest)])
+    assert checked.exit_code == 0, checked.output
+    with dest.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [{"person_key": str(child), "kind": "two_counties", "claims": "2",
+                     "counties": "440524;445224"}]
+    # bad input: named, exit 2, no file left
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = runner.invoke(app, ["registry", "duplicates", "--scope", "claims", "--snapshot",
+                              str(empty), "--output", str(tmp_path / "x.csv")])
+    assert bad.exit_code == 2 and "没有Parquet文件" in "".join(bad.output.split())
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_the_cli_queues_pairs_from_the_database(personas: Personas, family_a: Family,
                                                 tmp_path: Path) -> None:
     duplicate_of(personas.cadre_a, family_a.child)

@@ -120,28 +120,76 @@ class ClaimsResult(QueueResult):
         return f"新增疑似重复申领 {self.new} 人，仍待裁决 {self.rescored} 人"
 
 
-def run_claims(actor: Any, snapshot: Path) -> ClaimsResult:
-    """The subjects of the county's current cases against the snapshot's claims of other
-    counties: each with a claim elsewhere becomes an open ``DuplicateClaim`` (which holds
-    the case's payment back while open)."""
-    import duckdb
+def county_claims(actor: Any) -> tuple[Any, dict[int, Any], str]:
+    """The county's current claims as a snapshot table (person_key, hukou_area_code,
+    claimant_key, program_id): one row per subject and programme, the latest year's case
+    and its claimant. Returns the table, the subjects by key and the county's code."""
     import pyarrow as pa
 
     from huimin.accounts.access import cases_for
-    from huimin.identity.match import claims
 
     require_role(actor, (Role.COUNTY_APPROVER,))
-    cases = cases_for(actor).select_related("subject__area").exclude(
-        state__in=("rejected", "stopped", "transferred"))
-    subjects = {c.subject_id: c.subject for c in cases}
-    county = next(iter(subjects.values())).area.code[:6] if subjects else ""
+    cases = cases_for(actor).select_related("subject__area", "applicant", "program").exclude(
+        state__in=("rejected", "stopped", "transferred")).order_by("claim_year", "pk")
+    latest = {(c.subject_id, c.program.code): c for c in cases}
+    own = list(latest.values())
+    by_key = {person_key(c.subject.id_hash): c.subject for c in own}
+    county = own[0].subject.area.code[:6] if own else ""
+    table = pa.table({
+        "person_key": pa.array([person_key(c.subject.id_hash) for c in own], pa.int64()),
+        "hukou_area_code": pa.array([c.subject.area.code for c in own], pa.string()),
+        "claimant_key": pa.array([person_key((c.applicant or c.subject).id_hash) for c in own],
+                                 pa.int64()),
+        "program_id": pa.array([c.program.code for c in own], pa.string())})
+    return table, by_key, county
+
+
+def write_claims(actor: Any, out_dir: Path) -> tuple[Path, int]:
+    """The county's claims as a Parquet file for the province's duplicate-claim check
+    (``claims-<county>-<date>.parquet``; keys, area codes and programme ids, no name or
+    number). Written whole or not at all; an existing file is never overwritten."""
+    import pyarrow.parquet as pq
+    from django.utils import timezone
+
+    from huimin.identity.match import MatchInputError
+
+    table, _, county = county_claims(actor)
+    if not county:
+        raise MatchInputError("本县没有在办的申领，未写出文件")
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise MatchInputError(f"--out：目录 {out_dir} 不存在")
+    path = out_dir / f"claims-{county}-{timezone.localdate().isoformat()}.parquet"
+    if path.exists():
+        raise MatchInputError(f"--out：{path.name} 已存在，不覆盖")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        with transaction.atomic():
+            record(actor, "identity.claims_export", actor, area_code=actor_area_code(actor),
+                   file=path.name, rows=table.num_rows)
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path, table.num_rows
+
+
+def run_claims(actor: Any, snapshot: Path) -> ClaimsResult:
+    """The county's current claims (one per subject and programme, with its claimant) among
+    themselves and against the snapshot's claims of other counties, by the rules' stacking
+    groups: each subject with a conflicting claim becomes an open ``DuplicateClaim`` (which
+    holds the case's payment back while open)."""
+    import duckdb
+
+    from huimin.identity.match import claims
+    from huimin.programs import entitlement
+
+    table, by_key, county = county_claims(actor)
     con = duckdb.connect()
-    by_key = {person_key(p.id_hash): p for p in subjects.values()}
-    con.register("local_claims", pa.table({
-        "person_key": pa.array(list(by_key), pa.int64()),
-        "hukou_area_code": [p.area.code for p in by_key.values()]}))
+    con.register("local_claims", table)
     claims.open_snapshot(con, [snapshot])  # refuses another schema before anything changes
-    claims.against(con, [snapshot], county, "local_claims")
+    claims.against(con, [snapshot], county, "local_claims",
+                   groups=entitlement.catalog().exclusive_groups())
     found = con.execute("SELECT person_key, kind, claims, counties FROM dup_claims").fetchall()
     result = ClaimsResult()
     with transaction.atomic():

@@ -212,7 +212,7 @@ def duplicates(
     scope: str = typer.Option("county", "--scope", help="county（全县登记册）| claims（对照快照"
                               "查重复申领）"),
     snapshot: Path | None = typer.Option(None, "--snapshot", help="省级或全国快照 Parquet "
-                                         "（--scope claims）"),
+                                         "（--scope claims；不带 --user 时可为目录）"),
 ) -> None:
     """Find likely duplicate persons: from a Parquet file into a CSV, or from the database
     into the adjudication queue (exit 2 on bad input, naming the reason; no output left)."""
@@ -221,6 +221,17 @@ def duplicates(
     if threshold is not None and not 0.0 < threshold <= 1.0:
         err.print("--threshold：应在 0 与 1 之间（不含 0）")
         raise typer.Exit(2)
+    if user is None and scope == "claims":
+        if snapshot is None or output is None:
+            err.print("--scope claims 不带 --user 时需要 --snapshot（快照文件或目录）与 --output")
+            raise typer.Exit(2)
+        try:
+            n = _claims_file(snapshot, output)
+        except MatchInputError as exc:
+            err.print(exc.reason)
+            raise typer.Exit(2) from None
+        console.print(f"{n} 人疑似重复申领，已写入 {output}")
+        return
     if user is None:
         if input_file is None or output is None:
             err.print("需要 --input 与 --output（文件查重），或 --user（数据库查重）")
@@ -279,3 +290,54 @@ def _duplicates_file(src: Path, dest: Path, threshold: float) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return n
+
+
+def _claims_file(snapshot: Path, dest: Path) -> int:
+    """The province's check over the counties' claim files (a file, or a directory of
+    them) by the rules' stacking groups, into a CSV: person_key, kind, claims, counties."""
+    import os
+
+    import duckdb
+
+    from huimin.identity.match import MatchInputError, claims
+    from huimin.identity.match.prepare import quote
+    from huimin.rules.catalog import load_programs
+
+    paths = sorted(snapshot.glob("*.parquet")) if snapshot.is_dir() else [snapshot]
+    if not paths:
+        raise MatchInputError(f"--snapshot：目录 {snapshot} 中没有 Parquet 文件")
+    con = duckdb.connect()
+    n = claims.national(con, paths, groups=load_programs().exclusive_groups())
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        con.execute(f"COPY (SELECT person_key, kind, claims, array_to_string(counties, ';') "
+                    f"AS counties FROM dup_claims ORDER BY person_key) TO {quote(str(tmp))} "
+                    "(HEADER, DELIMITER ',')")
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
+
+
+def claims_export(
+    user: str = typer.Option(..., "--user", help="县级审批人"),
+    out: Path = typer.Option(..., "--out", help="写入的目录"),
+) -> None:
+    """Write the county's current claims (keys, area codes, programmes; no name or number) as
+    a Parquet file for the province's duplicate-claim check."""
+    _setup()
+    from django.core.exceptions import PermissionDenied
+
+    from huimin.identity import runs
+    from huimin.identity.match import MatchInputError
+
+    actor = _user(user)
+    try:
+        path, rows = runs.write_claims(actor, out)
+    except MatchInputError as exc:
+        err.print(exc.reason)
+        raise typer.Exit(2) from None
+    except PermissionDenied as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"本县申领 {rows} 条，已写入 {path}")

@@ -105,6 +105,13 @@ class Catalog:
     def program_ids(self) -> list[str]:
         return sorted({d.id for d in self.docs})
 
+    def exclusive_groups(self) -> dict[str, str]:
+        """Programme → stacking group, for the programmes of which only the higher pays
+        (``stacking: {group: …, rule: higher-pays}``): two of one group for one person are a
+        duplicate claim. Programmes that stack are left out."""
+        return {d.id: d.stacking_group for d in self.docs
+                if d.stacking_group is not None and d.stacking_rule == "higher-pays"}
+
     def documents(self, program_id: str) -> list[ProgramDef]:
         return sorted((d for d in self.docs if d.id == program_id),
                       key=lambda d: (d.area_code, d.effective_from))

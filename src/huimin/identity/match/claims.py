@@ -3,15 +3,18 @@
 A snapshot row is one claim: ``person_key`` (int64, the first 64 bits of the keyed hash of
 the child's ID number — the same key on both sides, as a provincial deployment shares it),
 ``hukou_area_code`` (12 digits; its first six are the county). Optional: ``claimant_key``
-(the applicant, e.g. a parent, same keying) and ``program_id``. A person is a duplicate claim
-when their rows name two counties (``two_counties``), two claimants (``two_claimants``, e.g.
-both parents for one child), two programmes of one snapshot of non-stacking programmes
-(``two_programs``), or simply repeat (``repeated``).
+(the applicant, e.g. a parent, same keying) and ``program_id`` (the programme's id in the
+rules catalogue). A person is a duplicate claim when their rows name two counties
+(``two_counties``), or when two rows claim one programme, or two programmes of one stacking
+group of which only the higher pays (the rules' ``stacking``): by two claimants
+(``two_claimants``, e.g. both parents for one child), as two programmes (``two_programs``),
+or simply again (``repeated``). Programmes that stack (奖励扶助 and 特别扶助) are no
+duplicate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -50,13 +53,29 @@ def open_snapshot(con: duckdb.DuckDBPyConnection, paths: Sequence[Path],
     return {c for c in OPTIONAL if c in cols}
 
 
-def duplicate_claims_sql(view: str, optional: set[str], *, only_keys: str | None = None) -> str:
-    """SQL: one row per person with a duplicate claim (person_key, kind, claims, counties)."""
-    checks = ["min(substr(hukou_area_code, 1, 6)) <> max(substr(hukou_area_code, 1, 6))"]
-    kinds = [f"WHEN {checks[0]} THEN 'two_counties'"]
-    for col, kind in (("claimant_key", "two_claimants"), ("program_id", "two_programs")):
-        if col in optional:
-            kinds.append(f"WHEN min({col}) <> max({col}) THEN '{kind}'")
+def _groups_sql(groups: Mapping[str, str]) -> str:
+    """The programmes that do not stack, as a VALUES list (programme, group)."""
+    rows = ", ".join(f"({quote(p)}, {quote(g)})" for p, g in sorted(groups.items()))
+    return (f"SELECT * FROM (VALUES {rows}) AS g(program_id, stacking_group)" if rows else
+            "SELECT NULL::VARCHAR AS program_id, NULL::VARCHAR AS stacking_group WHERE false")
+
+
+def duplicate_claims_sql(view: str, optional: set[str], *, only_keys: str | None = None,
+                         groups: Mapping[str, str] | None = None) -> str:
+    """SQL: one row per person with a duplicate claim (person_key, kind, claims, counties).
+
+    Rows of one person conflict when they name two counties, or when two of them fall in
+    one *slot*: the same programme, or two programmes of one stacking group whose rule is
+    that only the higher pays (``groups``: programme → group). Without ``program_id`` every
+    row of a person is one slot. Within a slot: two claimants, two programmes, or a repeat.
+    """
+    has_program = "program_id" in optional
+    claimant = "claimant_key" if "claimant_key" in optional else "NULL::BIGINT"
+    slot = ("coalesce(g.stacking_group, c.program_id::VARCHAR)" if has_program
+            else "NULL::VARCHAR")
+    join = (f"LEFT JOIN ({_groups_sql(groups or {})}) AS g "
+            f"ON g.program_id = c.program_id::VARCHAR" if has_program else "")
+    program = "c.program_id::VARCHAR" if has_program else "NULL::VARCHAR"
     # two passes: the keys that repeat (one narrow aggregate over every row), then the
     # details of those few
     keys = (f"SELECT person_key FROM {view} WHERE person_key IN "
@@ -64,37 +83,64 @@ def duplicate_claims_sql(view: str, optional: set[str], *, only_keys: str | None
             if only_keys else
             f"SELECT person_key FROM {view} GROUP BY 1 HAVING count(*) > 1")
     return f"""
-        WITH dup AS ({keys})
-        SELECT person_key, CASE {' '.join(kinds)} ELSE 'repeated' END AS kind,
-               count(*) AS claims,
-               list_sort(list(DISTINCT substr(hukou_area_code, 1, 6))) AS counties
-        FROM {view} WHERE person_key IN (SELECT person_key FROM dup)
-        GROUP BY person_key"""
+        WITH dup AS ({keys}),
+        rows AS (
+            SELECT c.person_key, substr(c.hukou_area_code, 1, 6) AS county,
+                   {claimant} AS claimant, {program} AS program, {slot} AS slot
+            FROM {view} AS c {join}
+            WHERE c.person_key IN (SELECT person_key FROM dup)),
+        per_person AS (
+            SELECT person_key, count(*) AS claims, min(county) <> max(county) AS two_counties,
+                   list_sort(list(DISTINCT county)) AS counties
+            FROM rows GROUP BY person_key),
+        per_slot AS (
+            SELECT person_key, count(*) AS n, min(claimant) <> max(claimant) AS two_claimants,
+                   min(program) <> max(program) AS two_programs
+            FROM rows GROUP BY person_key, slot)
+        SELECT p.person_key,
+               CASE WHEN p.two_counties THEN 'two_counties'
+                    WHEN bool_or(s.n > 1 AND coalesce(s.two_claimants, false))
+                        THEN 'two_claimants'
+                    WHEN bool_or(s.n > 1 AND coalesce(s.two_programs, false))
+                        THEN 'two_programs'
+                    ELSE 'repeated' END AS kind,
+               p.claims, p.counties
+        FROM per_person AS p JOIN per_slot AS s USING (person_key)
+        GROUP BY p.person_key, p.two_counties, p.claims, p.counties
+        HAVING p.two_counties OR max(s.n) > 1"""
 
 
 def national(con: duckdb.DuckDBPyConnection, paths: Sequence[Path],
-             out: str = "dup_claims") -> int:
+             out: str = "dup_claims", *, groups: Mapping[str, str] | None = None) -> int:
     """Every duplicate claim of the snapshot into table ``out``; returns how many persons."""
     optional = open_snapshot(con, paths)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {duplicate_claims_sql('claims', optional)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS "
+                f"{duplicate_claims_sql('claims', optional, groups=groups)}")
     found = con.execute(f"SELECT count(*) FROM {out}").fetchall()
     return int(found[0][0])
 
 
 def against(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], county: str,
-            local: str, out: str = "dup_claims") -> int:
-    """The county's own claims (table ``local``: person_key, hukou_area_code, and the
-    optional columns) against the snapshot without the county's own rows: each local
-    person with a claim elsewhere, into ``out``."""
+            local: str, out: str = "dup_claims", *,
+            groups: Mapping[str, str] | None = None) -> int:
+    """The county's own claims (table ``local``: person_key, hukou_area_code, and any of the
+    optional columns — one row per claim) among themselves and against the snapshot without
+    the county's own rows: each local person with a conflicting claim, into ``out``."""
     optional = open_snapshot(con, paths)
-    cols = ", ".join(["person_key", "hukou_area_code", *sorted(optional)])
     local_cols = {str(r[0]) for r in con.execute(f"DESCRIBE {local}").fetchall()}
-    local_sel = ", ".join(c if c in local_cols else f"NULL AS {c}"
-                          for c in ["person_key", "hukou_area_code", *sorted(optional)])
+    present = optional | (local_cols & set(OPTIONAL))
+    names = ["person_key", "hukou_area_code", *sorted(present)]
+    casts = {"claimant_key": "BIGINT", "program_id": "VARCHAR"}
+
+    def select(cols: set[str]) -> str:
+        return ", ".join(c if c in cols or c in REQUIRED else f"NULL::{casts[c]} AS {c}"
+                         for c in names)
+
     con.execute(f"""CREATE OR REPLACE TEMP VIEW both_claims AS
-        SELECT {cols} FROM claims WHERE substr(hukou_area_code, 1, 6) <> {quote(county)}
-        UNION ALL SELECT {local_sel} FROM {local}""")
+        SELECT {select(optional)} FROM claims
+        WHERE substr(hukou_area_code, 1, 6) <> {quote(county)}
+        UNION ALL BY NAME SELECT {select(local_cols)} FROM {local}""")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS "
-                f"{duplicate_claims_sql('both_claims', optional, only_keys=local)}")
+                f"{duplicate_claims_sql('both_claims', present, only_keys=local, groups=groups)}")
     found = con.execute(f"SELECT count(*) FROM {out}").fetchall()
     return int(found[0][0])
