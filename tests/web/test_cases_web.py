@@ -68,6 +68,9 @@ def test_intake_form_records_rural_reward(personas: Personas) -> None:
     assert case.facts == {"policy_status_confirmed": True} and case.amount_fen == 96000
     page = cadre.get(resp["Location"]).content.decode()
     assert "待村级审核" in page and "审核通过后公示 7 天" in page and "960.00" in page
+    # the explanation keeps the rules' empty facts; the page reads as the letter does
+    assert "死亡日期：空" in str(case.explanation) and "死亡日期：空" not in page
+    assert "出生日期：" in page
 
 
 def test_intake_shows_failing_criteria_then_records_rejection(personas: Personas) -> None:

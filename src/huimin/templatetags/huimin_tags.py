@@ -39,3 +39,12 @@ def get(mapping: object, key: object) -> object:
     if isinstance(mapping, dict):
         return mapping.get(key, "")
     return ""
+
+
+@register.filter
+def plain_facts(detail: str) -> str:
+    """A criterion's explanation without its empty facts (死亡日期：空 says nothing about a
+    family), as the decision letter reads it; the stored explanation keeps them."""
+    from huimin.cases.letters import plain
+
+    return plain(str(detail))
