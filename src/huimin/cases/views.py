@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -260,6 +261,21 @@ def _denied(request: HttpRequest, case: Case, exc: ActionError) -> HttpResponse:
                   status=403)
 
 
+def _post_action(request: HttpRequest, case: Case, call: Callable[[], Any],
+                 success: Callable[[Any], str]) -> HttpResponse:
+    """Run a case action from a form: a refusal of the role is the 403 page, any other
+    refusal a message on the case page; success a message made from what the action gave."""
+    try:
+        done = call()
+    except ActionError as exc:
+        if exc.status == 403:
+            return _denied(request, case, exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success(done))
+    return _back(case)
+
+
 @login_required
 @require_POST
 def case_act(request: HttpRequest, pk: int) -> HttpResponse:
@@ -268,27 +284,21 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
     version = _int(request.POST.get("version"))
     comment = request.POST.get("comment", "")
     reasons = [r for r in request.POST.getlist("reason_codes") if r]
-    step = case.step_label
-    try:
+    label = (f"{case.step_label}通过" if transition == Transition.APPROVE else
+             Transition(transition).label if transition in Transition.values else "办理")
+
+    def call() -> Any:
         if transition == Transition.RESUBMIT:
-            actions.resubmit(request.user, case, comment=comment, facts=_facts(request.POST),
-                             expected_version=version)
-        elif transition == Transition.REOPEN:
-            actions.request_review(request.user, case, comment=comment,
-                                   expected_version=version)
-        else:
-            actions.decide(request.user, case, transition, reason_codes=reasons,
-                           comment=comment, expected_version=version,
-                           override_reason=request.POST.get("override_reason", ""))
-    except ActionError as exc:
-        if exc.status == 403:
-            return _denied(request, case, exc)
-        messages.error(request, exc.message)
-    else:
-        label = (f"{step}通过" if transition == Transition.APPROVE else
-                 Transition(transition).label if transition in Transition.values else "办理")
-        messages.success(request, f"已{label}")
-    return _back(case)
+            return actions.resubmit(request.user, case, comment=comment,
+                                    facts=_facts(request.POST), expected_version=version)
+        if transition == Transition.REOPEN:
+            return actions.request_review(request.user, case, comment=comment,
+                                          expected_version=version)
+        return actions.decide(request.user, case, transition, reason_codes=reasons,
+                              comment=comment, expected_version=version,
+                              override_reason=request.POST.get("override_reason", ""))
+
+    return _post_action(request, case, call, lambda _done: f"已{label}")
 
 
 @login_required
@@ -296,17 +306,12 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
 def case_resume(request: HttpRequest, pk: int) -> HttpResponse:
     """恢复发放: re-verification found the entitlement stands; the held payment is released."""
     case = get_case_for_user(request.user, pk, write=True, roles=actions.CHANGE_ROLES)
-    try:
-        done = actions.resume_case(request.user, case, reason=request.POST.get("reason", ""),
-                                   expected_version=_int(request.POST.get("version")))
-    except ActionError as exc:
-        if exc.status == 403:
-            return _denied(request, case, exc)
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"已恢复发放，案件现为「{done.state_label}」；"
-                                  "暂停期间未发放的款项纳入下一批次")
-    return _back(case)
+    return _post_action(
+        request, case,
+        lambda: actions.resume_case(request.user, case, reason=request.POST.get("reason", ""),
+                                    expected_version=_int(request.POST.get("version"))),
+        lambda done: (f"已恢复发放，案件现为「{done.state_label}」；"
+                      "暂停期间未发放的款项纳入下一批次"))
 
 
 @login_required
@@ -323,18 +328,12 @@ def case_stop(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"终止日期：「{raw[:20]}」不是有效日期，应为 YYYY-MM-DD"
                        if raw else "终止日期：请填写不再符合条件的日期")
         return _back(case)
-    try:
-        actions.stop_suspended(request.user, case, stopped_on=stopped_on,
-                               reason=request.POST.get("reason", ""),
-                               expected_version=_int(request.POST.get("version")))
-    except ActionError as exc:
-        if exc.status == 403:
-            return _denied(request, case, exc)
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"已终止发放：自 {stopped_on.isoformat()} 起停发"
-                                  f"{_stop_followups(case)}")
-    return _back(case)
+    return _post_action(
+        request, case,
+        lambda: actions.stop_suspended(request.user, case, stopped_on=stopped_on,
+                                       reason=request.POST.get("reason", ""),
+                                       expected_version=_int(request.POST.get("version"))),
+        lambda _done: f"已终止发放：自 {stopped_on.isoformat()} 起停发{_stop_followups(case)}")
 
 
 def _stop_followups(case: Case) -> str:
@@ -418,17 +417,12 @@ def objection_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_case_for_user(request.user, objection.case_id, write=True,
                              roles=actions.REVIEW_ROLES)
     upheld = request.POST.get("upheld") == "1"
-    try:
-        actions.resolve_objection(request.user, objection, upheld=upheld,
-                                  finding=request.POST.get("finding", ""),
-                                  expected_version=_int(request.POST.get("version")))
-    except ActionError as exc:
-        if exc.status == 403:
-            return _denied(request, case, exc)
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "异议成立，案件已退回重审" if upheld else "已记录：异议不成立")
-    return _back(case)
+    return _post_action(
+        request, case,
+        lambda: actions.resolve_objection(request.user, objection, upheld=upheld,
+                                          finding=request.POST.get("finding", ""),
+                                          expected_version=_int(request.POST.get("version"))),
+        lambda _done: "异议成立，案件已退回重审" if upheld else "已记录：异议不成立")
 
 
 @login_required
