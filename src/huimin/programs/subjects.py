@@ -55,9 +55,9 @@ def subject_facts(subject: Person, *, claim_date: date | None = None,
         codes = [hukou_code(link.parent) for link in parents if link.relation != "guardian"]
         facts["parent1_hukou_area_code"] = codes[0] if codes else None
         facts["parent2_hukou_area_code"] = codes[1] if len(codes) > 1 else None
-        siblings: set[int] = set()
-        for link in parents:
-            siblings.update(link.parent.child_links.values_list("child_id", flat=True))
+        # the children of any of the parents born before the subject, in one query
+        siblings = ParentChild.objects.filter(
+            parent_id__in=[link.parent_id for link in parents]).values("child_id")
         born_before = Person.objects.filter(pk__in=siblings, birth_date__lt=subject.birth_date)
         facts["birth_order"] = born_before.count() + 1
     links = list(subject.child_links.exclude(relation="guardian").select_related("child"))
