@@ -492,10 +492,11 @@ def test_a_return_read_column_wise_matches_the_row_by_row_reading(
     parsed = bankfile.parse_return(lay, data)
     slow = pay._Checked.of(parsed, pay._check_return(batch, parsed))
     assert fast is not None
-    rows = sorted(zip(*(fast.changes.column(i).to_pylist() for i in range(3)), strict=True))
+    rows = sorted(zip(*(fast.changes.column(i).to_pylist() for i in range(5)), strict=True))
     assert rows == sorted(slow.changes) == [
-        (lines[0].pk, "paid", ""), (lines[1].pk, "failed", "账户已冻结"),
-        (lines[2].pk, "paid", ""), (lines[3].pk, "returned", "户名不符")]
+        (line.pk, result, reason, line.case_id, line.amount_fen)
+        for line, result, reason in ((lines[0], "paid", ""), (lines[1], "failed", "账户已冻结"),
+                                     (lines[2], "paid", ""), (lines[3], "returned", "户名不符"))]
     assert (fast.changed, fast.tallies, fast.sums, fast.lines, fast.totals) == (
         slow.changed, slow.tallies, slow.sums, slow.lines, slow.totals)
     assert fast.sums["returned"] == lines[3].amount_fen

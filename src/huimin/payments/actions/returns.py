@@ -50,6 +50,8 @@ class _Change:
     line_id: int
     result: str
     reason: str
+    case_id: int
+    amount_fen: int
 
 
 RESULT_TRANSITION = {LineStatus.PAID: Transition.MARK_PAID,
@@ -64,9 +66,11 @@ RESULT_ACCOUNT = {LineStatus.PAID: A.PAID, LineStatus.FAILED: A.FAILED,
 def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_Change]:
     """Match every return line with the batch; any mismatch refuses the whole file."""
     prefix = batch.number + "-"
-    lines = {seq: (pk, amount, acct_hash, status) for pk, seq, amount, acct_hash, status in
+    lines = {seq: (pk, amount, acct_hash, status, case_id)
+             for pk, seq, amount, acct_hash, status, case_id in
              PaymentLine.objects.filter(batch=batch)
-             .values_list("id", "seq", "amount_fen", "bank_account__account_hash", "status")
+             .values_list("id", "seq", "amount_fen", "bank_account__account_hash", "status",
+                          "case_id")
              .iterator(20000)}
     errors: list[RowError] = []
     changes: list[_Change] = []
@@ -87,7 +91,7 @@ def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_C
             errors.append(RowError(r.row, "流水号", f"{r.reference} 在文件中重复"))
             continue
         seen.add(seq)
-        pk, amount, acct_hash, status = line
+        pk, amount, acct_hash, status, case_id = line
         if r.amount_fen != amount:
             errors.append(RowError(r.row, "金额", "与批次金额不符"))
             continue
@@ -101,7 +105,7 @@ def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_C
                 r.row, "处理结果", f"该笔已记为「{LineStatus(status).label}」，"
                                   f"不能改为「{LineStatus(r.result).label}」"))
             continue
-        changes.append(_Change(pk, r.result, r.reason[:200]))
+        changes.append(_Change(pk, r.result, r.reason[:200], case_id, amount))
     missing = len(lines) - len(seen)
     if missing and not errors:
         first = sorted(set(lines) - seen)[:5]
@@ -118,7 +122,7 @@ def _check_return(batch: PaymentBatch, parsed: bankfile.ParsedReturn) -> list[_C
 class _Checked:
     """A return matched with its batch: the lines it changes and what it declares."""
 
-    changes: Any  # (line id, result, reason) rows, or an Arrow table of them
+    changes: Any  # (line id, result, reason, case id, amount) rows, or an Arrow table
     n_changes: int
     changed: dict[str, int]  # changes per result
     tallies: dict[str, int]  # lines per result, in the whole file
@@ -136,7 +140,8 @@ class _Checked:
         for r in parsed.lines:
             sums[r.result] += r.amount_fen
             tallies[r.result] += 1
-        return cls([(c.line_id, c.result, c.reason) for c in changes], len(changes), changed,
+        return cls([(c.line_id, c.result, c.reason, c.case_id, c.amount_fen) for c in changes],
+                   len(changes), changed,
                    tallies, sums, len(parsed.lines), parsed.totals)
 
 
@@ -151,10 +156,12 @@ def _check_return_columns(batch: PaymentBatch,
     if cols is None:
         return None
     lines = sql.fetch_arrow(
-        f"SELECT l.seq, l.id, l.amount_fen, ba.account_hash, l.status FROM {T_LINE} l "
-        f"JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id WHERE l.batch_id = %s",
+        f"SELECT l.seq, l.id, l.amount_fen, ba.account_hash, l.status, l.case_id "
+        f"FROM {T_LINE} l JOIN {T_ACCOUNT} ba ON ba.id = l.bank_account_id "
+        f"WHERE l.batch_id = %s",
         [batch.pk], [("seq", pa.int64()), ("id", pa.int64()), ("amount_fen", pa.int64()),
-                     ("account_hash", pa.string()), ("status", pa.string())])
+                     ("account_hash", pa.string()), ("status", pa.string()),
+                     ("case_id", pa.int64())])
     n = len(cols)
     prefix = batch.number + "-"
     if lines.num_rows != n or not n:
@@ -183,6 +190,8 @@ def _check_return_columns(batch: PaymentBatch,
         "line_id": pc.filter(pc.take(lines.column("id"), at), changed),
         "result": pc.filter(cols.result, changed),
         "reason": pc.utf8_slice_codeunits(pc.filter(cols.reason, changed), 0, 200),
+        "case_id": pc.filter(pc.take(lines.column("case_id"), at), changed),
+        "amount_fen": pc.filter(cols.amount_fen, changed),
     })
 
     def per_result(values: Any, amounts: Any = None) -> dict[str, int]:
@@ -245,11 +254,14 @@ def import_return(actor: Any, batch: PaymentBatch, data: bytes) -> dict[str, int
 def _apply_changes(actor: Any, batch: PaymentBatch, ret: BankReturn, changes: Any, n: int,
                    now: Any) -> dict[str, int]:
     """Set the bank's result on each changed line (``changes``: rows or an Arrow table of
-    line id, result, reason) and move its case on; returns the amount moved per result."""
+    line id, result, reason, case id, amount) and move its case on; returns the amount moved
+    per result."""
+    import pyarrow as pa
+
     assert batch.cycle is not None
     sql.set_based()
-    sql.temp_table("pay_return", "line_id bigint, result varchar(10), reason varchar(200)",
-                   changes)
+    sql.temp_table("pay_return", "line_id bigint, result varchar(10), reason varchar(200), "
+                   "case_id bigint, amount_fen bigint", changes)
     in_payment = sql.quote(_from_states(Transition.MARK_PAID))
     moved = 0
     by_state: dict[str, list[str]] = {}
@@ -264,8 +276,7 @@ def _apply_changes(actor: Any, batch: PaymentBatch, ret: BankReturn, changes: An
             moved += sql.execute(
                 f"""UPDATE {T_CASE} SET state = '{state}', version = version + 1,
                         updated_at = %s
-                    WHERE id IN (SELECT l.case_id FROM pay_return r
-                                 JOIN {T_LINE} l ON l.id = r.line_id
+                    WHERE id IN (SELECT r.case_id FROM pay_return r
                                  WHERE r.result IN {sql.quote(results)})
                       AND state IN {in_payment}""", [sql.ts(now)])
     if moved != n:
@@ -279,15 +290,20 @@ def _apply_changes(actor: Any, batch: PaymentBatch, ret: BankReturn, changes: An
     # otherwise expect no paid line and look each one up by index
     sql.analyze(T_LINE, n)
     sql.analyze(T_CASE, n)
-    rows = sql.fetchall(
-        f"""SELECT r.result, SUM(l.amount_fen) FROM pay_return r
-            JOIN {T_LINE} l ON l.id = r.line_id GROUP BY r.result""")
     sql.drop_temp("pay_return")
+    # the amounts are the batch's own (the file's were checked equal to them)
+    totals: dict[str, int] = {}
+    if isinstance(changes, pa.Table):
+        for row in changes.group_by("result").aggregate([("amount_fen", "sum")]).to_pylist():
+            totals[row["result"]] = int(row["amount_fen_sum"])
+    else:
+        for _line, res, _reason, _case, fen in changes:
+            totals[res] = totals.get(res, 0) + int(fen)
     ledger.post(cycle=batch.cycle, batch=batch, kind="return", actor=actor, at=now,
                 memo=f"{batch.number} 回盘",
-                moves=[(RESULT_ACCOUNT[LineStatus(res)], A.IN_BANK, int(total))
-                       for res, total in rows])
-    return {str(res): int(total) for res, total in rows}
+                moves=[(RESULT_ACCOUNT[LineStatus(res)], A.IN_BANK, total)
+                       for res, total in sorted(totals.items())])
+    return {str(res): total for res, total in sorted(totals.items())}
 
 
 @transaction.atomic
