@@ -375,6 +375,7 @@ def main() -> None:
     driver = args.driver
     if driver == "auto":
         driver = "locust" if _has("locust") else "threads"
+    load_before = os.getloadavg()
     proc, port, server = start_server(args.workers, args.src)
     if args.src != ROOT / "src":
         server += f", serving the code of {args.src}"
@@ -392,6 +393,11 @@ def main() -> None:
             stats = drive_threads(port, roles, args.duration, args.wait, args.seed)
     finally:
         stop_server(proc)
+    load_after = os.getloadavg()
+    # the machine's load average (1, 5, 15 min) beside the figures: on a shared machine
+    # other work inflates every latency
+    print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
+        *load_before, *load_after))
     for role, spec in roles.items():
         print(f"  {role}: {spec['persons']:,} persons, {spec['cases']:,} cases in scope")
     lines = report(stats, args.duration)
@@ -404,7 +410,8 @@ def main() -> None:
     print(f"errors: {errors}")
     if args.json:
         args.json.write_text(json.dumps({
-            "county": county, "server": server, "driver": driver, "args": {
+            "county": county, "server": server, "driver": driver,
+            "load_average": {"before": load_before, "after": load_after}, "args": {
                 k: v for k, v in vars(args).items() if k not in ("json", "command")},
             "stats": [{"role": k[0], "endpoint": k[1], **v} for k, v in stats.items()],
         }, ensure_ascii=False, indent=1, default=str), encoding="utf-8")

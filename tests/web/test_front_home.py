@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from huimin.audit.models import AuditEvent
@@ -190,6 +192,24 @@ def test_nav_sends_villages_to_their_lines(personas: Personas, world: World) -> 
         client_for("finance", personas), reverse("home"))
 
 
+
+
+@pytest.mark.parametrize("role", ["cadre_a", "county", "finance", "auditor"])
+def test_home_counts_the_cases_by_state_once(role: str, personas: Personas,
+                                             world: World) -> None:
+    """The tiles of a state (returned, suspended, approved, failed, each review group, all)
+    and the cases by state read one count of the user's cases by program and state: each
+    was a scan of every case in the user's areas."""
+    client = client_for(role, personas)
+    get(client, reverse("home"))  # the session and the user, once
+    with CaptureQueriesContext(connection) as queries:
+        html = get(client, reverse("home"))
+    scans = [q["sql"] for q in queries.captured_queries
+             if re.search(r'COUNT\(.*FROM "cases_case"', q["sql"])
+             and not re.search(r"awaiting_role|pending_posting|entitlement|cases_objection",
+                                  q["sql"])]
+    assert len(scans) == 1, "\n".join(scans)
+    assert 'data-state="submitted">' in html
 
 
 def test_pages_take_a_bounded_number_of_queries(personas: Personas, world: World,

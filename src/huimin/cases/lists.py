@@ -17,6 +17,7 @@ from huimin.cases.states import State
 from huimin.lib.masking import age_label
 from huimin.lib.money import format_yuan
 from huimin.listing import Column, Filter, ListSpec, ParamError, Sort
+from huimin.registry.search import name_contains
 
 _CASE_NUMBER = re.compile(r"(?:\d{4}-)?(\d{1,9})")
 
@@ -35,7 +36,7 @@ def _case_search(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
     if any(ch.isdigit() for ch in q):
         raise ParamError("案件号或姓名：案件号形如 2026-000123；姓名不含数字"
                          "（身份证号码不能放在网址中）")
-    return qs.filter(subject__name__contains=q)
+    return name_contains(qs, q, "subject__name")
 
 
 def _payment_stage(user: Any) -> list[tuple[str, str]]:

@@ -3,6 +3,8 @@ objections, payment of approved cases (tiles of the home page, see ``huimin.fron
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +25,36 @@ def case_list(**params: str) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
+def state_counts(user: Any) -> dict[tuple[str, str], int]:
+    """The user's cases counted by program code and state: one scan of the cases in scope.
+
+    The home page asks once (:func:`counted`) and its tiles and its cases-by-state read the
+    same counts: each exact count of a state was a scan of every case in the user's areas
+    (the state is deliberately in no index, see cases migration 0004)."""
+    cached: dict[tuple[str, str], int] | None = getattr(user, "_case_state_counts", None)
+    if cached is not None:
+        return cached
+    return {(row["program__code"], row["state"]): row["n"]
+            for row in cases_for(user).values("program__code", "state").annotate(n=Count("id"))}
+
+
+def in_state(user: Any, state: str, program: str | None = None) -> int:
+    """How many of the user's cases are in ``state`` (of ``program``, if given)."""
+    return sum(n for (p, s), n in state_counts(user).items()
+               if s == state and (program is None or p == program))
+
+
+@contextmanager
+def counted(user: Any) -> Iterator[dict[tuple[str, str], int]]:
+    """Within the block the user's case counts by program and state are taken once and
+    read by every tile (a home page's request; the counts are not kept beyond it)."""
+    user._case_state_counts = state_counts(user)
+    try:
+        yield user._case_state_counts
+    finally:
+        del user._case_state_counts
+
+
 def _review(user: Any, level: str) -> list[Tile]:
     """One tile per program and state in which cases wait for the user's level; the count is
     the case list's rows for that program and state."""
@@ -36,7 +68,6 @@ def _review(user: Any, level: str) -> list[Tile]:
                      note="暂无待审核案件")]
     tiles = []
     for g in groups:
-        same = cases_for(user).filter(program__code=g["program__code"], state=g["state"])
         later = (mine.filter(program__code=g["program__code"], state=g["state"])
                  .exclude(ready_on__lte=today).count())  # in a posting, or one to come
         overdue = mine.filter(program__code=g["program__code"], state=g["state"],
@@ -48,7 +79,7 @@ def _review(user: Any, level: str) -> list[Tile]:
             notes.append(f"{overdue} 件已逾期")
         tiles.append(Tile(
             f"cases.review.{g['program__code']}.{g['state']}",
-            f"{label} · {g['program__name']}", same.count(),
+            f"{label} · {g['program__name']}", in_state(user, g["state"], g["program__code"]),
             case_list(state=g["state"], program=g["program__code"]),
             note="，".join(notes), tone="overdue" if overdue else ""))
     return tiles
@@ -78,13 +109,13 @@ def pending(user: Any) -> list[Tile]:
     if level:
         tiles += _review(user, level)
     if role in INTAKE_ROLES:
-        tiles.append(Tile("cases.returned", "退回补正", cases.filter(state=State.RETURNED).count(),
+        tiles.append(Tile("cases.returned", "退回补正", in_state(user, State.RETURNED),
                           case_list(state=State.RETURNED), note="补正材料后重新提交"))
     if level:
         tiles += _postings(user, level)
     if role == Role.COUNTY_APPROVER:
         tiles.append(Tile("cases.suspended", "暂停发放待复核",
-                          cases.filter(state=State.SUSPENDED).count(),
+                          in_state(user, State.SUSPENDED),
                           case_list(state=State.SUSPENDED),
                           note="复核后恢复发放或终止发放"))
     if role == Role.FINANCE_OFFICER:
@@ -93,11 +124,12 @@ def pending(user: Any) -> list[Tile]:
                           case_list(state=State.APPROVED, payment="unfrozen"),
                           note="在「发放」中建立或补充冻结发放周期"))
         tiles.append(Tile("cases.approved", "已确认，待发放",
-                          cases.filter(state=State.APPROVED).count(),
+                          in_state(user, State.APPROVED),
                           case_list(state=State.APPROVED), note="待冻结入发放周期或生成批次"))
         tiles.append(Tile("cases.failed", "发放失败待重发",
-                          cases.filter(state=State.PAYMENT_FAILED).count(),
+                          in_state(user, State.PAYMENT_FAILED),
                           case_list(state=State.PAYMENT_FAILED), note="核实更正账户后纳入新批次"))
     if role in (Role.AUDITOR, Role.ADMIN):
-        tiles.append(Tile("cases.all", "可查阅的案件", cases.count(), case_list()))
+        tiles.append(Tile("cases.all", "可查阅的案件", sum(state_counts(user).values()),
+                          case_list()))
     return tiles

@@ -81,4 +81,10 @@ def worklist(user: Any, today: date, limit: int = 50) -> Worklist:
             Objection.objects.filter(case__in=cases.values("pk"), entry__notice__level=level,
                                      status=ObjectionStatus.OPEN)
             .select_related("case__subject", "entry__notice").order_by("created_at", "id"))
-    return Worklist(items, qs.count(), in_posting, to_post, objections)
+    if role in WORKLIST:  # cases in given states: the count by state the home page shares
+        from huimin.cases.work import in_state
+
+        total = sum(in_state(user, s) for s in WORKLIST[role])
+    else:
+        total = qs.count()
+    return Worklist(items, total, in_posting, to_post, objections)

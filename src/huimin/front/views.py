@@ -4,15 +4,15 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from huimin.accounts.access import area_q, cases_for, require_role
+from huimin.accounts.access import area_q, require_role
 from huimin.audit.events import record_reads
 from huimin.cases.actions import local_today
 from huimin.cases.states import State
+from huimin.cases.work import counted, in_state
 from huimin.cases.worklist import worklist
 from huimin.front.tiles import collect
 from huimin.payments.models import NOT_PAID, LineStatus, PaymentLine
@@ -29,14 +29,12 @@ def home(request: HttpRequest) -> HttpResponse:
     """The 工作台: tiles of what waits (each domain's ``work.py``), the cases waiting for this
     user oldest first, postings and objections, and the user's cases by state."""
     user: Any = request.user
-    cases = cases_for(user)
-    work = worklist(user, local_today())
-    counts = {row["state"]: row["n"] for row in cases.values("state").annotate(n=Count("id"))}
+    with counted(user):  # one count of the cases by state for the tiles and by_state
+        work = worklist(user, local_today())
+        tiles = collect(user)
+        by_state = [(State(s).label, in_state(user, s), s) for s in State.values]
     return render(request, "front/home.html", {
-        "tiles": collect(user),
-        "work": work,
-        "by_state": [(State(s).label, counts.get(s, 0), s) for s in State.values],
-    })
+        "tiles": tiles, "work": work, "by_state": by_state})
 
 
 @login_required

@@ -17,7 +17,7 @@ from huimin.lib.masking import age_label, mask_id_number
 from huimin.listing import Column, Filter, ListSpec, ParamError, Sort
 from huimin.registry.crypto import id_hash, id_last4_hash
 from huimin.registry.models import HukouType, Sex
-from huimin.registry.search import normalise_id
+from huimin.registry.search import name_contains, normalise_id
 
 _LAST4 = re.compile(r"[0-9]{3}[0-9X]")
 ID_HELP = "身份证号码：请输入完整的 18 位号码，或号码的后 4 位（最后一位可为 X）"
@@ -46,7 +46,7 @@ def id_filter(user: Any, value: str, field: str = "") -> tuple[Q, dict[str, str]
 def _name_search(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
     if any(ch.isdigit() for ch in q):
         raise ParamError(NAME_DIGITS)
-    return qs.filter(name__contains=q)
+    return name_contains(qs, q)
 
 
 def _status(user: Any) -> list[tuple[str, str]]:

@@ -11,7 +11,8 @@ import re
 import unicodedata
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import F, Func, QuerySet, TextField
 
 from huimin.accounts.access import persons_for
 from huimin.audit.events import actor_area_code, record
@@ -23,6 +24,37 @@ from huimin.registry.models import Person
 #: a run of digits this long in a GET query is taken for (part of) an identity number
 _DIGIT_RUN = re.compile(r"\d{6,}")
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
+#: names are searched by their characters (index ``person_name_chars``) below this length,
+#: where the trigram index ``person_name_trgm`` has no trigram to look up
+TRIGRAM_MIN = 3
+
+
+class NameChars(Func):
+    """The characters of a name as a text array (PostgreSQL), the expression of the GIN
+    index ``person_name_chars`` (registry migration 0008)."""
+
+    template = "string_to_array(%(expressions)s, NULL)"
+
+    def __init__(self, field: str) -> None:
+        from django.contrib.postgres.fields import ArrayField
+
+        super().__init__(F(field), output_field=ArrayField(TextField()))
+
+
+def name_contains(qs: QuerySet[Any], q: str, field: str = "name") -> QuerySet[Any]:
+    """``qs`` where ``field`` (a person's name, or a path to one) contains ``q``.
+
+    On PostgreSQL a query of one or two characters (most Chinese names are two) also asks
+    that the name hold each of its characters, which the GIN index of names' characters
+    answers in milliseconds; the ``LIKE`` keeps the meaning exact (order and adjacency).
+    Longer queries are served by the trigram index."""
+    found = qs.filter(**{f"{field}__contains": q})
+    if q and len(q) < TRIGRAM_MIN and connections[qs.db].vendor == "postgresql":
+        chars = sorted(set(q))
+        found = found.alias(_name_chars=NameChars(field)).filter(_name_chars__contains=chars)
+    return found
+
+
 GET_ID_REFUSED = ("查询条件：身份证号码不能放在网址中，请用「按身份证号码查询」"
                   "（POST 提交）查询")
 
@@ -48,7 +80,7 @@ def by_name(user: Any, q: str) -> QuerySet[Person]:
     if looks_like_id(q):
         raise ActionError(GET_ID_REFUSED)
     qs = persons_for(user).filter(merged_into=None)  # a merged duplicate left the register
-    return qs.filter(name__contains=q) if q else qs
+    return name_contains(qs, q) if q else qs
 
 
 def by_id_number(user: Any, value: str, *, via: str) -> list[Person]:
