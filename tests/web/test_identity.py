@@ -267,6 +267,12 @@ def test_the_county_writes_its_claims_and_the_province_checks_them(
     refused = runner.invoke(app, ["registry", "claims", "--user", "township", "--out",
                                   str(tmp_path)])
     assert refused.exit_code == 1 and not list(tmp_path.glob("claims-*.parquet"))
+    # another county's approver writes only that county's claims: here none, so no file
+    other = runner.invoke(app, ["registry", "claims", "--user", personas.county_b.username,
+                                "--out", str(tmp_path)])
+    assert other.exit_code == 2 and "没有在办的申领" in "".join(other.output.split())
+    assert not list(tmp_path.glob("claims-*.parquet"))
+    assert AuditEvent.objects.filter(action="identity.claims_export").count() == 1
     pq.write_table(pa.table({
         "person_key": pa.array([child], pa.int64()), "hukou_area_code": ["440524101001"],
         "claimant_key": pa.array([father], pa.int64()),
